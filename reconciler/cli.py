@@ -1,0 +1,50 @@
+"""The `mcp-gitops` command: a thin shell around the pipeline.
+
+Subcommands are imported only when invoked, so `validate` never pays for the Kubernetes, PostgreSQL or
+Redis client libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from reconciler import __version__
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.commands.validate:validate",
+    "policies": "reconciler.commands.policies:policies",
+    "convert": "reconciler.commands.convert:convert",
+    "plan": "reconciler.commands.plan_apply:plan",
+    "apply": "reconciler.commands.plan_apply:apply",
+    "sessions": "reconciler.commands.sessions:sessions",
+    "run": "reconciler.commands.run:run",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mcp-gitops")
+def cli() -> None:
+    """Validate and reconcile a Git repository of MCP infrastructure run with ToolHive."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    # click exits 2 on usage errors, which is our convention too.
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="mcp-gitops")

@@ -1,0 +1,102 @@
+"""Findings: what every stage reports, and the summary the CLI and the Action read.
+
+The JSON shape produced by `Report.to_json` is a stable interface (the GitHub Action and other tools
+parse it); add fields, never rename or remove them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place. `line` and `column` are 1-based; 0 means "the file as a whole"."""
+
+    rule: str
+    severity: Severity
+    path: str
+    line: int
+    column: int
+    message: str
+    # Set when a waiver covers this finding: the waiver's reason. Waived findings never fail a run.
+    waived: str | None = None
+
+    def waive(self, reason: str) -> Finding:
+        return replace(self, waived=reason)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.column, self.rule, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
+        if self.waived is not None:
+            out["waived"] = self.waived
+        return out
+
+
+@dataclass
+class Report:
+    """The findings of one validation run, sorted by place."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.findings.extend(findings)
+
+    def sorted(self) -> list[Finding]:
+        return sorted(self.findings, key=Finding.sort_key)
+
+    def active(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived is None]
+
+    def counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter(f.severity.value for f in self.active())
+        counts["waived"] = sum(1 for f in self.findings if f.waived is not None)
+        return counts
+
+    @property
+    def errors(self) -> int:
+        return self.counts()["error"]
+
+    @property
+    def warnings(self) -> int:
+        return self.counts()["warning"]
+
+    def fails(self, fail_on: Severity = Severity.ERROR) -> bool:
+        return any(f.severity.rank >= fail_on.rank for f in self.active())
+
+    def to_json(self) -> dict[str, Any]:
+        counts = self.counts()
+        return {
+            "findings": [f.to_json() for f in self.sorted()],
+            "summary": {
+                "files": self.files,
+                "errors": counts["error"],
+                "warnings": counts["warning"],
+                "infos": counts["info"],
+                "waived": counts["waived"],
+            },
+        }

@@ -1,0 +1,47 @@
+"""The validation pipeline every command shares: source -> documents -> models -> policies -> report.
+
+`plan`, `apply` and the daemon call `validate` first and refuse to touch a target when it reports
+errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.findings import Report
+from reconciler.policy.engine import Inputs, evaluate
+from reconciler.policy.loader import PolicySet, load_policies
+from reconciler.policy.token import verify_token
+from reconciler.policy.waivers import apply_waivers
+from reconciler.repository import Repository, load_repository
+from reconciler.rules import RuleInfo, catalogue
+from reconciler.source import Source
+
+
+@dataclass
+class Validation:
+    repo: Repository
+    report: Report
+    rules: dict[str, RuleInfo] = field(default_factory=dict)
+    base: Repository | None = None
+
+
+def validate(
+    source: Source,
+    *,
+    base: Source | None = None,
+    token: str | None = None,
+    key_file: str | None = None,
+    policies: PolicySet | None = None,
+) -> Validation:
+    """Validate a repository. Raises SourceError (unreadable repository), PolicyError (a policy that
+    does not compile) and TokenError (a token that fails verification): all exit 2."""
+    repo = load_repository(source)
+    policy_set = policies if policies is not None else load_policies(source, repo.settings.policies)
+    claims = None
+    if token is not None:
+        claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
+    base_repo = load_repository(base) if base is not None else None
+    findings = repo.findings + evaluate(repo, policy_set, Inputs(token=claims, base=base_repo))
+    report = Report(apply_waivers(repo, findings), files=repo.files)
+    return Validation(repo, report, catalogue(policy_set.rules()), base_repo)

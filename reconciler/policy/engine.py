@@ -1,0 +1,183 @@
+"""Evaluate policies over a loaded repository.
+
+One CEL context per document kind; each document is bound once (`object`, `oldObject`, `request`) and
+every matching policy runs against it, because binding is where the time goes (the object is converted
+to CEL values on every change of the context).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from reconciler.documents import Document, parse_field_path
+from reconciler.findings import Finding, Severity
+from reconciler.policy.functions import build_functions
+from reconciler.policy.loader import CompiledPolicy, CompiledValidation, PolicySet
+from reconciler.policy.model import KINDS
+from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
+
+COVERAGE_NOT_JUDGED = "coverage-not-judged"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the policies see besides the object itself."""
+
+    token: Mapping[str, Any] | None = None
+    base: Repository | None = None  # the base revision, in pull-request mode
+
+
+def _identity(doc: Document, namespace: str) -> str | None:
+    return entry_key(doc) if doc.kind == ENTRY else (CONFIG if doc.kind == CONFIG else manifest_key(doc, namespace))
+
+
+def _documents_of(repo: Repository, kind: str) -> list[Document]:
+    if kind == CONFIG:
+        return [repo.config] if repo.config is not None and repo.config.model is not None else []
+    return repo.valid(kind)
+
+
+def _entries_by_name(repo: Repository) -> dict[str, list[dict[str, Any]]]:
+    index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in repo.valid(ENTRY):
+        server = doc.data["server"]
+        index[server["name"]].append(
+            {"path": doc.path, "version": server.get("version"), "claims": doc.data.get("claims") or {}}
+        )
+    return index
+
+
+class _Evaluator:
+    def __init__(self, repo: Repository, policies: PolicySet, inputs: Inputs) -> None:
+        self.repo = repo
+        self.inputs = inputs
+        self.policies = policies
+        self.config = repo.config.data if repo.config is not None and repo.config.model is not None else None
+        self.functions = build_functions(self.config, _entries_by_name(repo), repo.settings.namespace)
+        self.findings: list[Finding] = []
+        namespace = repo.settings.namespace
+        self.namespace = namespace
+        self.old: dict[str, Any] = {}
+        if inputs.base is not None:
+            for doc in inputs.base.documents():
+                key = _identity(doc, inputs.base.settings.namespace)
+                if key is not None and doc.model is not None:
+                    self.old[key] = doc.data
+
+    def repo_view(self, policies: list[CompiledPolicy]) -> dict[str, list[Any]] | None:
+        kinds: set[str] = set()
+        for policy in policies:
+            if policy.repo_kinds is None:
+                kinds.update(KINDS)
+            else:
+                kinds.update(policy.repo_kinds)
+        if not kinds:
+            return None
+        return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
+
+    def run(self) -> list[Finding]:
+        unjudged: set[str] = set()
+        for kind in KINDS:
+            docs = _documents_of(self.repo, kind)
+            policies = []
+            for policy in self.policies.for_kind(kind):
+                if "token" in policy.policy.requires and self.inputs.token is None:
+                    if docs:
+                        unjudged.add(policy.id)
+                    continue
+                policies.append(policy)
+            if docs and policies:
+                self.evaluate_kind(kind, docs, policies)
+        if unjudged:
+            self.report_unjudged(sorted(unjudged))
+        return self.findings
+
+    def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
+        variables: dict[str, Any] = {"token": self.inputs.token, "config": self.config}
+        repo_view = self.repo_view(policies)
+        if repo_view is not None:
+            variables["repo"] = repo_view
+        context = cel.Context(variables, self.functions)
+        for doc in docs:
+            key = _identity(doc, self.namespace)
+            old = self.old.get(key) if key is not None else None
+            bound = {
+                "object": doc.data,
+                "oldObject": old,
+                "request": {
+                    "kind": kind,
+                    "path": doc.path,
+                    "operation": "UPDATE" if old is not None else "CREATE",
+                    "revision": self.repo.revision,
+                },
+            }
+            context.update(bound)
+            for policy in policies:
+                for validation in policy.validations:
+                    self.check(policy, validation, doc, context, {**variables, **bound})
+
+    def check(self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any,
+              variables: dict[str, Any]) -> None:
+        if v.for_each_program is None:
+            self.judge(policy, v, doc, context)
+            return
+        items = self.execute(policy, v.for_each_program, doc, context)
+        if not isinstance(items, list):
+            if items is not None:
+                self.policy_error(policy, doc, "forEach did not yield a list")
+            return
+        for item in items:
+            # Binding `item` needs its own context; only objects with something to report get here
+            # for the built-in rules, so the extra conversion is rare.
+            self.judge(policy, v, doc, cel.Context({**variables, "item": item}, self.functions))
+
+    def judge(self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any) -> None:
+        passed = self.execute(policy, v.program, doc, context)
+        if passed is True or passed is None:
+            return
+        if passed is not False:
+            self.policy_error(policy, doc, f"expression yielded {type(passed).__name__}, not a bool")
+            return
+        message = v.spec.message or ""
+        if v.message_program is not None:
+            rendered = self.execute(policy, v.message_program, doc, context)
+            if isinstance(rendered, str) and rendered:
+                message = rendered
+        field_path = v.field_path
+        if v.field_path_program is not None:
+            computed = self.execute(policy, v.field_path_program, doc, context)
+            if isinstance(computed, str):
+                field_path = parse_field_path(computed)
+        line, column = doc.locate(field_path)
+        self.findings.append(Finding(policy.id, v.severity, doc.path, line, column, message))
+
+    def execute(self, policy: CompiledPolicy, program: Any, doc: Document, context: Any) -> Any:
+        try:
+            return program.execute(context)
+        except Exception as exc:  # any evaluation error is the policy's finding, never a traceback
+            self.policy_error(policy, doc, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def policy_error(self, policy: CompiledPolicy, doc: Document, what: str) -> None:
+        line, column = doc.locate(())
+        self.findings.append(Finding(
+            "policy-error", Severity.ERROR, doc.path, line, column,
+            f"policy {policy.id} ({policy.path}) failed to evaluate: {what}",
+        ))
+
+    def report_unjudged(self, rules: list[str]) -> None:
+        where = self.repo.config.path if self.repo.config is not None else "."
+        self.findings.append(Finding(
+            COVERAGE_NOT_JUDGED, Severity.INFO, where, 0, 0,
+            f"no token was given, so {', '.join(rules)} could not be judged; pass --token with the "
+            "publisher's JWT to check that it covers the entries' claims",
+        ))
+
+
+def evaluate(repo: Repository, policies: PolicySet, inputs: Inputs | None = None) -> list[Finding]:
+    return _Evaluator(repo, policies, inputs or Inputs()).run()

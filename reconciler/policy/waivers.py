@@ -1,0 +1,115 @@
+"""Waivers: a documented exception to one rule for one object, with a mandatory reason and an optional
+expiry. Manifests carry them as annotations, `waive.mcp-gitops.dev/<rule>: "<reason>[; expires=DATE]"`;
+entries and the registry config through the settings file's `waivers:` list.
+
+A waived finding is still reported (marked waived, counted apart); an expired waiver is an error and
+no longer waives anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from reconciler.findings import Finding, Severity
+from reconciler.repository import Repository
+from reconciler.settings import SETTINGS_FILE
+
+ANNOTATION_PREFIX = "waive.mcp-gitops.dev/"
+_EXPIRES = re.compile(r"^(?P<reason>.*?)\s*;\s*expires=(?P<date>\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    rule: str
+    path: str  # the file the waiver covers
+    reason: str
+    expires: dt.date | None
+    # where the waiver itself is written, for the expiry finding
+    origin_path: str
+    origin_line: int
+    origin_column: int
+
+
+def _annotation_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
+    waivers, problems = [], []
+    for doc in repo.manifests:
+        meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if not isinstance(annotations, dict):
+            continue
+        for key, value in annotations.items():
+            if not isinstance(key, str) or not key.startswith(ANNOTATION_PREFIX):
+                continue
+            line, column = doc.locate(("metadata", "annotations", key), key=True)
+            rule = key[len(ANNOTATION_PREFIX):]
+            text = value if isinstance(value, str) else ""
+            match = _EXPIRES.match(text)
+            reason, expires = (match.group("reason"), match.group("date")) if match else (text.strip(), None)
+            try:
+                date = dt.date.fromisoformat(expires) if expires else None
+            except ValueError:
+                problems.append(Finding("waiver-invalid", Severity.ERROR, doc.path, line, column,
+                                        f"waiver for {rule}: expires={expires} is not a date (YYYY-MM-DD)"))
+                continue
+            if not reason:
+                problems.append(Finding("waiver-invalid", Severity.ERROR, doc.path, line, column,
+                                        f"waiver for {rule} has no reason; a waiver must say why"))
+                continue
+            waivers.append(Waiver(rule, doc.path, reason, date, doc.path, line, column))
+    return waivers, problems
+
+
+def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
+    waivers, problems = [], []
+    entry_paths: dict[str, list[str]] = {}
+    for doc in repo.entries:
+        server = doc.data.get("server") if isinstance(doc.data, dict) else None
+        if isinstance(server, dict):
+            name, version = server.get("name"), server.get("version")
+            entry_paths.setdefault(f"{name}", []).append(doc.path)
+            entry_paths.setdefault(f"{name}@{version}", []).append(doc.path)
+    config_path = repo.config.path if repo.config is not None else repo.settings.registryConfig
+    for index, waiver in enumerate(repo.settings.waivers):
+        target = waiver.target
+        chosen = [t for t in (target.path, target.entry, target.registryConfig or None) if t]
+        if len(chosen) != 1:
+            problems.append(Finding("waiver-invalid", Severity.ERROR, SETTINGS_FILE, 0, 0,
+                                    f"waivers[{index}]: target needs exactly one of path, entry, registryConfig"))
+            continue
+        if target.path:
+            paths = [target.path]
+        elif target.entry:
+            paths = entry_paths.get(target.entry, [])
+        else:
+            paths = [config_path]
+        for path in paths:
+            waivers.append(Waiver(waiver.rule, path, waiver.reason, waiver.expires, SETTINGS_FILE, 0, 0))
+    return waivers, problems
+
+
+def apply_waivers(repo: Repository, findings: list[Finding], today: dt.date | None = None) -> list[Finding]:
+    """Mark the findings that a live waiver covers; add findings for expired and malformed waivers."""
+    today = today or dt.date.today()
+    annotation, problems_a = _annotation_waivers(repo)
+    configured, problems_s = _settings_waivers(repo)
+    live: dict[tuple[str, str], Waiver] = {}
+    out = problems_a + problems_s
+    for waiver in annotation + configured:
+        if waiver.expires is not None and waiver.expires < today:
+            out.append(Finding(
+                "waiver-expired", Severity.ERROR, waiver.origin_path, waiver.origin_line, waiver.origin_column,
+                f"the waiver of {waiver.rule} for {waiver.path} expired on {waiver.expires.isoformat()}",
+            ))
+            continue
+        live[(waiver.rule, waiver.path)] = waiver
+    for finding in findings:
+        waiver = live.get((finding.rule, finding.path))
+        # Waiving a waiver problem would let a waiver excuse itself.
+        if waiver is not None and not finding.rule.startswith("waiver-"):
+            finding = finding.waive(waiver.reason)
+        out.append(finding)
+    return out
+
+

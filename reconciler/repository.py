@@ -1,0 +1,210 @@
+"""Load a configuration repository: settings, the registry config, entries and manifests, each
+document parsed, classified and checked against its schema.
+
+Everything that goes wrong here is a finding with a place; only an unreadable repository (a missing
+folder, an unknown revision) raises `SourceError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler import schemas
+from reconciler.documents import Document, format_field_path, parse
+from reconciler.findings import Finding, Severity
+from reconciler.settings import SETTINGS_FILE, Settings
+from reconciler.source import Source, SourceProblem
+
+ENTRY = "RegistryEntry"
+CONFIG = "RegistryConfig"
+OTHER_KUBERNETES = "Kubernetes"
+LEGACY = "LegacyRegistry"
+# Top-level keys that mark the legacy ToolHive registry format (the heuristic ToolHive itself uses).
+LEGACY_KEYS = frozenset({"servers", "remote_servers", "groups"})
+
+
+@dataclass
+class Repository:
+    source: Source
+    settings: Settings = field(default_factory=Settings)
+    config: Document | None = None
+    entries: list[Document] = field(default_factory=list)
+    manifests: list[Document] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def revision(self) -> str | None:
+        return self.source.revision
+
+    def documents(self) -> Iterator[Document]:
+        if self.config is not None:
+            yield self.config
+        yield from self.entries
+        yield from self.manifests
+
+    def valid(self, kind: str) -> list[Document]:
+        """Documents of `kind` that passed their schema check."""
+        pool = self.entries if kind == ENTRY else self.manifests
+        return [d for d in pool if d.kind == kind and d.model is not None]
+
+
+def entry_key(doc: Document) -> str | None:
+    """`name@version` of an entry document, the identity the registry server uses."""
+    server = doc.data.get("server") if isinstance(doc.data, dict) else None
+    if isinstance(server, dict) and isinstance(server.get("name"), str):
+        return f"{server['name']}@{server.get('version')}"
+    return None
+
+
+def manifest_key(doc: Document, default_namespace: str) -> str | None:
+    """`Kind/namespace/name` of a manifest document."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        return None
+    meta = data["metadata"]
+    return f"{data.get('kind')}/{meta.get('namespace') or default_namespace}/{meta.get('name')}"
+
+
+class _Loader:
+    def __init__(self, source: Source) -> None:
+        self.repo = Repository(source=source)
+        self.source = source
+        self.max_bytes = self.repo.settings.maxFileBytes
+
+    def finding(self, rule: str, path: str, line: int, column: int, message: str) -> None:
+        self.repo.findings.append(Finding(rule, Severity.ERROR, path, line, column, message))
+
+    def read(self, path: str) -> list[Document]:
+        self.repo.files += 1
+        try:
+            raw = self.source.read(path, self.max_bytes)
+        except SourceProblem as problem:
+            self.finding(problem.rule, path, 0, 0, problem.message)
+            return []
+        result = parse(path, raw)
+        self.repo.findings.extend(result.findings)
+        return result.documents
+
+    def check(self, doc: Document, kind: str, prefix: tuple[str | int, ...] = ()) -> None:
+        doc.kind = kind
+        result = schemas.check(kind, doc.data)
+        doc.model = result.model
+        for problem in result.problems:
+            line, column = doc.locate(prefix + tuple(problem.path), key=problem.at_key)
+            where = format_field_path(problem.path)
+            message = f"{where}: {problem.message}" if where else problem.message
+            self.finding("schema", doc.path, line, column, message)
+
+    def load_settings(self) -> None:
+        if not self.source.exists(SETTINGS_FILE):
+            return
+        docs = self.read(SETTINGS_FILE)
+        if not docs:
+            return
+        doc = docs[0]
+        try:
+            self.repo.settings = Settings.model_validate(doc.data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path = tuple(error["loc"])
+                line, column = doc.locate(path, key=error["type"] == "extra_forbidden")
+                self.finding("settings", doc.path, line, column, f"{format_field_path(path)}: {error['msg']}")
+        self.max_bytes = self.repo.settings.maxFileBytes
+
+    def load_config(self) -> None:
+        path = self.repo.settings.registryConfig
+        if not self.source.exists(path):
+            self.finding("settings", SETTINGS_FILE if self.source.exists(SETTINGS_FILE) else path, 0, 0,
+                         f"registry config '{path}' not found")
+            return
+        docs = self.read(path)
+        if docs:
+            self.repo.config = docs[0]
+            if _is_legacy(docs[0].data):
+                self.legacy(docs[0])
+            else:
+                self.check(docs[0], CONFIG)
+
+    def legacy(self, doc: Document) -> None:
+        doc.kind = LEGACY
+        line, column = doc.locate(())
+        self.repo.findings.append(Finding(
+            "legacy-format", Severity.ERROR, doc.path, line, column,
+            "legacy ToolHive registry format (top-level servers/remote_servers/groups); ToolHive Registry "
+            f"Server v1.2.0 reads the upstream MCP format only: run `mcp-gitops convert {doc.path} --out DIR`",
+        ))
+
+    def walk(self, folders: list[str]) -> Iterator[str]:
+        seen: set[str] = set()
+        for folder in folders:
+            for path in self.source.walk(folder):
+                if path not in seen:
+                    seen.add(path)
+                    yield path
+
+    def load_entries(self) -> None:
+        for path in self.walk(self.repo.settings.entries):
+            for doc in self.read(path):
+                data = doc.data
+                if _is_legacy(data):
+                    self.legacy(doc)
+                elif isinstance(data, dict) and "server" in data:
+                    self.check(doc, ENTRY)
+                    self.repo.entries.append(doc)
+                else:
+                    self.unknown(doc, "not a registry entry: expected a publish body {claims, server}")
+
+    def load_manifests(self) -> None:
+        for path in self.walk(self.repo.settings.manifests):
+            for doc in self.read(path):
+                data = doc.data
+                if not (isinstance(data, dict) and "apiVersion" in data and "kind" in data):
+                    self.unknown(doc, "not a Kubernetes manifest: expected apiVersion and kind")
+                    continue
+                kind = data["kind"]
+                group = str(data["apiVersion"]).partition("/")[0]
+                if group == schemas.TOOLHIVE_GROUP and kind in schemas.MANIFEST_KINDS:
+                    self.check(doc, kind)
+                else:
+                    doc.kind = OTHER_KUBERNETES
+                self.repo.manifests.append(doc)
+
+    def load_root_files(self) -> None:
+        """Legacy registry files are often left at the root; catch them there too."""
+        known = {SETTINGS_FILE, self.repo.settings.registryConfig}
+        for path in self.source.walk(".", recursive=False):
+            if path in known:
+                continue
+            for doc in self.read(path):
+                if _is_legacy(doc.data):
+                    self.legacy(doc)
+
+    def unknown(self, doc: Document, message: str) -> None:
+        line, column = doc.locate(())
+        self.repo.findings.append(Finding("unknown-document", Severity.WARNING, doc.path, line, column, message))
+
+
+def _is_legacy(data: Any) -> bool:
+    return isinstance(data, dict) and not isinstance(data.get("data"), dict) and bool(LEGACY_KEYS & data.keys())
+
+
+def load_settings(source: Source) -> Settings:
+    """Only the settings (defaults when the file is absent or invalid)."""
+    loader = _Loader(source)
+    loader.load_settings()
+    return loader.repo.settings
+
+
+def load_repository(source: Source) -> Repository:
+    loader = _Loader(source)
+    loader.load_settings()
+    loader.load_config()
+    loader.load_entries()
+    loader.load_manifests()
+    loader.load_root_files()
+    return loader.repo

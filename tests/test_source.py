@@ -1,0 +1,67 @@
+"""Sources: a folder, or a Git revision read from objects; links never leave the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reconciler.source import FolderSource, GitSource, SourceError, SourceProblem
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def test_folder_walk_lists_documents_and_unsafe_links(tmp_path: Path) -> None:
+    (tmp_path / "entries" / "sub").mkdir(parents=True)
+    (tmp_path / "entries" / "a.yaml").write_text("a: 1\n")
+    (tmp_path / "entries" / "sub" / "b.json").write_text("{}")
+    (tmp_path / "entries" / "notes.txt").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text("secret: 1\n")
+    (tmp_path / "entries" / "link.yaml").symlink_to(outside)
+    source = FolderSource(tmp_path)
+    assert sorted(source.walk("entries")) == ["entries/a.yaml", "entries/link.yaml", "entries/sub/b.json"]
+    with pytest.raises(SourceProblem) as problem:
+        source.read("entries/link.yaml", 1000)
+    assert problem.value.rule == "unsafe-path"
+
+
+def test_folder_size_limit(tmp_path: Path) -> None:
+    (tmp_path / "big.yaml").write_text("a: " + "x" * 100 + "\n")
+    with pytest.raises(SourceProblem) as problem:
+        FolderSource(tmp_path).read("big.yaml", 50)
+    assert problem.value.rule == "file-too-large"
+
+
+def test_missing_folder_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError):
+        FolderSource(tmp_path / "nope")
+
+
+def test_git_source_reads_a_revision_without_checkout(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "cfg" / "entries").mkdir(parents=True)
+    (tmp_path / "cfg" / "entries" / "a.yaml").write_text("v: 1\n")
+    os.symlink("../../../etc/passwd", tmp_path / "cfg" / "entries" / "evil.yaml")
+    os.symlink("a.yaml", tmp_path / "cfg" / "entries" / "alias.yaml")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "one")
+    first = git(tmp_path, "rev-parse", "HEAD").strip()
+    (tmp_path / "cfg" / "entries" / "a.yaml").write_text("v: 2\n")
+    git(tmp_path, "commit", "-qam", "two")
+    source = GitSource(tmp_path / "cfg", first)
+    assert source.revision == first
+    assert sorted(source.walk("entries")) == ["entries/a.yaml", "entries/alias.yaml", "entries/evil.yaml"]
+    assert source.read("entries/a.yaml", 100) == b"v: 1\n"
+    assert source.read("entries/alias.yaml", 100) == b"v: 1\n"
+    with pytest.raises(SourceProblem) as problem:
+        source.read("entries/evil.yaml", 100)
+    assert problem.value.rule == "unsafe-path"
+    with pytest.raises(SourceError):
+        GitSource(tmp_path / "cfg", "no-such-rev")
