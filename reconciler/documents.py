@@ -222,7 +222,9 @@ def _parse_with_ruamel(path: str, text: str, digest: str, result: ParseResult) -
     for index, data in enumerate(d for d in documents if d is not None):
         # Positions for these rare files come from the whole text; documents after the first are
         # located from the file start, which is exact only for the first document.
-        result.documents.append(Document(path, data, index, 1, digest=digest, text=text if index == 0 else ""))
+        result.documents.append(
+            Document(path, data, index, 1, digest=digest, text=text if index == 0 else "")
+        )
 
 
 def _report_yaml_error(path: str, chunk: str, first_line: int, error: str, result: ParseResult) -> None:

@@ -119,8 +119,13 @@ class _Loader:
     def load_config(self) -> None:
         path = self.repo.settings.registryConfig
         if not self.source.exists(path):
-            self.finding("settings", SETTINGS_FILE if self.source.exists(SETTINGS_FILE) else path, 0, 0,
-                         f"registry config '{path}' not found")
+            self.finding(
+                "settings",
+                SETTINGS_FILE if self.source.exists(SETTINGS_FILE) else path,
+                0,
+                0,
+                f"registry config '{path}' not found",
+            )
             return
         docs = self.read(path)
         if docs:
@@ -133,11 +138,18 @@ class _Loader:
     def legacy(self, doc: Document) -> None:
         doc.kind = LEGACY
         line, column = doc.locate(())
-        self.repo.findings.append(Finding(
-            "legacy-format", Severity.ERROR, doc.path, line, column,
-            "legacy ToolHive registry format (top-level servers/remote_servers/groups); ToolHive Registry "
-            f"Server v1.2.0 reads the upstream MCP format only: run `mcp-gitops convert {doc.path} --out DIR`",
-        ))
+        self.repo.findings.append(
+            Finding(
+                "legacy-format",
+                Severity.ERROR,
+                doc.path,
+                line,
+                column,
+                "legacy ToolHive registry format (top-level servers/remote_servers/groups); ToolHive "
+                "Registry Server v1.2.0 reads the upstream MCP format only: run "
+                f"`mcp-gitops convert {doc.path} --out DIR`",
+            )
+        )
 
     def walk(self, folders: list[str]) -> Iterator[str]:
         seen: set[str] = set()
@@ -186,11 +198,15 @@ class _Loader:
 
     def unknown(self, doc: Document, message: str) -> None:
         line, column = doc.locate(())
-        self.repo.findings.append(Finding("unknown-document", Severity.WARNING, doc.path, line, column, message))
+        self.repo.findings.append(
+            Finding("unknown-document", Severity.WARNING, doc.path, line, column, message)
+        )
 
 
 def _is_legacy(data: Any) -> bool:
-    return isinstance(data, dict) and not isinstance(data.get("data"), dict) and bool(LEGACY_KEYS & data.keys())
+    return (
+        isinstance(data, dict) and not isinstance(data.get("data"), dict) and bool(LEGACY_KEYS & data.keys())
+    )
 
 
 def load_settings(source: Source) -> Settings:

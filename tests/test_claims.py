@@ -44,7 +44,9 @@ def test_claims_equal_is_containment_both_ways() -> None:
     assert not claims_equal({"a": "x"}, {"a": "x", "b": "y"})
 
 
-CONFIG = {"auth": {"authz": {"roles": {"superAdmin": [{"role": "super-admin"}, {"org": "acme", "team": ["root"]}]}}}}
+CONFIG = {
+    "auth": {"authz": {"roles": {"superAdmin": [{"role": "super-admin"}, {"org": "acme", "team": ["root"]}]}}}
+}
 
 
 @pytest.mark.parametrize(
@@ -68,4 +70,8 @@ def test_empty_rule_map_never_matches_and_auth_only_mode_grants_all() -> None:
 
 
 def test_claim_value_errors() -> None:
-    assert claims_value_errors({"a": "x", "b": ["y"], "c": 1, "d": ["z", 2], "e": {"f": "g"}}) == ["c", "d", "e"]
+    assert claims_value_errors({"a": "x", "b": ["y"], "c": 1, "d": ["z", 2], "e": {"f": "g"}}) == [
+        "c",
+        "d",
+        "e",
+    ]

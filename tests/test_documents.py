@@ -41,7 +41,9 @@ def test_missing_path_resolves_to_deepest_parent() -> None:
         ("d.yaml", b"ok: 1\nbad: \xff\xfe\n", [("encoding", 2, 6)]),
     ],
 )
-def test_malformed_files_are_findings_with_positions(name: str, raw: bytes, expected: list[tuple[str, int, int]]) -> None:
+def test_malformed_files_are_findings_with_positions(
+    name: str, raw: bytes, expected: list[tuple[str, int, int]]
+) -> None:
     assert findings(name, raw) == expected
 
 

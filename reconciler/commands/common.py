@@ -38,6 +38,7 @@ def repo_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def rev_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--rev", default=None, metavar="REV",
-                        help="Validate this Git revision instead of the working tree.")(func)
+    func = click.option(
+        "--rev", default=None, metavar="REV", help="Validate this Git revision instead of the working tree."
+    )(func)
     return func

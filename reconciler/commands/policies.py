@@ -24,8 +24,20 @@ def policies(repo: str, fmt: str) -> None:
         settings = load_settings(source)
         rules = catalogue(load_policies(source, settings.policies).rules())
     if fmt == "json":
-        click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "description": r.description,
-                                "source": r.source} for r in rules.values()], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "severity": r.severity.value,
+                        "description": r.description,
+                        "source": r.source,
+                    }
+                    for r in rules.values()
+                ],
+                indent=2,
+            )
+        )
         return
     width = max(len(r) for r in rules)
     for rule in rules.values():

@@ -36,22 +36,55 @@ def _report_root(repo: str) -> str:
 @click.command()
 @repo_argument
 @rev_options
-@click.option("--base", default=None, metavar="REV",
-              help="Pull-request mode: compare with this base revision (read from Git objects).")
-@click.option("--token", envvar="MCP_GITOPS_TOKEN", default=None, metavar="JWT|@FILE",
-              help="The publisher's JWT (or @file), verified; enables the claims coverage rules. "
-                   "Env: MCP_GITOPS_TOKEN.")
-@click.option("--jwks", "key_file", default=None, type=click.Path(dir_okay=False),
-              help="JWKS or PEM public key file to verify --token (default: the provider's jwksUrl).")
-@click.option("--format", "fmt", default="text", type=click.Choice(sorted(FORMATS)),
-              help="Format printed on stdout.")
-@click.option("--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
-              help="Also write a format to a file (repeatable); the format comes from the prefix or "
-                   "the suffix (.sarif, .json, .xml, .md, .txt).")
-@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
-              help="The lowest severity that makes the exit code 1.")
-def validate(repo: str, rev: str | None, base: str | None, token: str | None, key_file: str | None,
-             fmt: str, outputs: tuple[str, ...], fail_on: str) -> None:
+@click.option(
+    "--base",
+    default=None,
+    metavar="REV",
+    help="Pull-request mode: compare with this base revision (read from Git objects).",
+)
+@click.option(
+    "--token",
+    envvar="MCP_GITOPS_TOKEN",
+    default=None,
+    metavar="JWT|@FILE",
+    help="The publisher's JWT (or @file), verified; enables the claims coverage rules. "
+    "Env: MCP_GITOPS_TOKEN.",
+)
+@click.option(
+    "--jwks",
+    "key_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="JWKS or PEM public key file to verify --token (default: the provider's jwksUrl).",
+)
+@click.option(
+    "--format", "fmt", default="text", type=click.Choice(sorted(FORMATS)), help="Format printed on stdout."
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="[FORMAT:]FILE",
+    help="Also write a format to a file (repeatable); the format comes from the prefix or "
+    "the suffix (.sarif, .json, .xml, .md, .txt).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="The lowest severity that makes the exit code 1.",
+)
+def validate(
+    repo: str,
+    rev: str | None,
+    base: str | None,
+    token: str | None,
+    key_file: str | None,
+    fmt: str,
+    outputs: tuple[str, ...],
+    fail_on: str,
+) -> None:
     """Validate the configuration repository REPO (default: the current folder).
 
     Exit 0 when nothing fails at --fail-on, 1 when something does, 2 on a usage error or an
@@ -65,8 +98,9 @@ def validate(repo: str, rev: str | None, base: str | None, token: str | None, ke
     with tool_errors():
         source = open_source(repo, rev)
         base_source = open_source(repo, base) if base else None
-        result = pipeline.validate(source, base=base_source, token=read_token(token) if token else None,
-                                   key_file=key_file)
+        result = pipeline.validate(
+            source, base=base_source, token=read_token(token) if token else None, key_file=key_file
+        )
     context = ReportContext(rules=result.rules, root=_report_root(repo), revision=source.revision)
     for name, path in targets:
         try:

@@ -33,7 +33,11 @@ class Inputs:
 
 
 def _identity(doc: Document, namespace: str) -> str | None:
-    return entry_key(doc) if doc.kind == ENTRY else (CONFIG if doc.kind == CONFIG else manifest_key(doc, namespace))
+    return (
+        entry_key(doc)
+        if doc.kind == ENTRY
+        else (CONFIG if doc.kind == CONFIG else manifest_key(doc, namespace))
+    )
 
 
 def _documents_of(repo: Repository, kind: str) -> list[Document]:
@@ -121,8 +125,14 @@ class _Evaluator:
                 for validation in policy.validations:
                     self.check(policy, validation, doc, context, {**variables, **bound})
 
-    def check(self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any,
-              variables: dict[str, Any]) -> None:
+    def check(
+        self,
+        policy: CompiledPolicy,
+        v: CompiledValidation,
+        doc: Document,
+        context: Any,
+        variables: dict[str, Any],
+    ) -> None:
         if v.for_each_program is None:
             self.judge(policy, v, doc, context)
             return
@@ -165,18 +175,30 @@ class _Evaluator:
 
     def policy_error(self, policy: CompiledPolicy, doc: Document, what: str) -> None:
         line, column = doc.locate(())
-        self.findings.append(Finding(
-            "policy-error", Severity.ERROR, doc.path, line, column,
-            f"policy {policy.id} ({policy.path}) failed to evaluate: {what}",
-        ))
+        self.findings.append(
+            Finding(
+                "policy-error",
+                Severity.ERROR,
+                doc.path,
+                line,
+                column,
+                f"policy {policy.id} ({policy.path}) failed to evaluate: {what}",
+            )
+        )
 
     def report_unjudged(self, rules: list[str]) -> None:
         where = self.repo.config.path if self.repo.config is not None else "."
-        self.findings.append(Finding(
-            COVERAGE_NOT_JUDGED, Severity.INFO, where, 0, 0,
-            f"no token was given, so {', '.join(rules)} could not be judged; pass --token with the "
-            "publisher's JWT to check that it covers the entries' claims",
-        ))
+        self.findings.append(
+            Finding(
+                COVERAGE_NOT_JUDGED,
+                Severity.INFO,
+                where,
+                0,
+                0,
+                f"no token was given, so {', '.join(rules)} could not be judged; pass --token with the "
+                "publisher's JWT to check that it covers the entries' claims",
+            )
+        )
 
 
 def evaluate(repo: Repository, policies: PolicySet, inputs: Inputs | None = None) -> list[Finding]:

@@ -49,10 +49,12 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
             and value["value"]
             and _SECRET_ENV_NAME.search(value["name"])
         ):
-            found.append({
-                "path": format_field_path((*path, "value")),
-                "what": f"an inline value for the secret variable {value['name']}",
-            })
+            found.append(
+                {
+                    "path": format_field_path((*path, "value")),
+                    "what": f"an inline value for the secret variable {value['name']}",
+                }
+            )
     return found
 
 

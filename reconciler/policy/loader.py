@@ -180,8 +180,10 @@ def load_policies(source: Source | None = None, folders: list[str] | None = None
     for doc in documents:
         policy = compile_policy(doc)
         if policy.id in seen:
-            raise PolicyError(f"{doc.path}:{doc.locate(('id',))[0]}: policy id '{policy.id}' is already "
-                              f"defined in {seen[policy.id]}")
+            raise PolicyError(
+                f"{doc.path}:{doc.locate(('id',))[0]}: policy id '{policy.id}' is already "
+                f"defined in {seen[policy.id]}"
+            )
         seen[policy.id] = doc.path
         policies.policies.append(policy)
     return policies

@@ -43,8 +43,8 @@ class Validation(_PolicyModel):
 
 
 class Match(_PolicyModel):
-    kinds: list[Literal["RegistryEntry", "RegistryConfig", "MCPServer", "VirtualMCPServer", "MCPGroup"]] = Field(
-        min_length=1
+    kinds: list[Literal["RegistryEntry", "RegistryConfig", "MCPServer", "VirtualMCPServer", "MCPGroup"]] = (
+        Field(min_length=1)
     )
 
 

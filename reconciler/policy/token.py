@@ -15,7 +15,18 @@ import jwt
 
 # Asymmetric algorithms only: no `none`, and no HMAC, so a public key can never be used as an HMAC
 # secret (the classic RS256/HS256 confusion).
-ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+ALLOWED_ALGORITHMS = [
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+]
 
 
 class TokenError(Exception):
@@ -50,8 +61,10 @@ def _key_for(token: str, header: Mapping[str, Any], key_file: str | None, provid
         return text  # a PEM public key
     url = provider.get("jwksUrl")
     if not url:
-        raise TokenError("no key to verify the token: pass --jwks (a JWKS or PEM file), or set the "
-                         "provider's jwksUrl in the registry config")
+        raise TokenError(
+            "no key to verify the token: pass --jwks (a JWKS or PEM file), or set the "
+            "provider's jwksUrl in the registry config"
+        )
     try:
         return jwt.PyJWKClient(url, timeout=10).get_signing_key_from_jwt(token).key
     except jwt.PyJWKClientError as exc:
@@ -67,7 +80,9 @@ def verify_token(token: str, config: Mapping[str, Any] | None, key_file: str | N
     except jwt.PyJWTError as exc:
         raise TokenError(f"not a JWT: {exc}") from exc
     if header.get("alg") not in ALLOWED_ALGORITHMS:
-        raise TokenError(f"algorithm {header.get('alg')!r} is not allowed (allowed: {', '.join(ALLOWED_ALGORITHMS)})")
+        raise TokenError(
+            f"algorithm {header.get('alg')!r} is not allowed (allowed: {', '.join(ALLOWED_ALGORITHMS)})"
+        )
     providers = _providers(config)
     provider = next((p for p in providers if p.get("issuerUrl") == unverified.get("iss")), None)
     if provider is None:

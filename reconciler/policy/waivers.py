@@ -43,19 +43,35 @@ def _annotation_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
             if not isinstance(key, str) or not key.startswith(ANNOTATION_PREFIX):
                 continue
             line, column = doc.locate(("metadata", "annotations", key), key=True)
-            rule = key[len(ANNOTATION_PREFIX):]
+            rule = key[len(ANNOTATION_PREFIX) :]
             text = value if isinstance(value, str) else ""
             match = _EXPIRES.match(text)
             reason, expires = (match.group("reason"), match.group("date")) if match else (text.strip(), None)
             try:
                 date = dt.date.fromisoformat(expires) if expires else None
             except ValueError:
-                problems.append(Finding("waiver-invalid", Severity.ERROR, doc.path, line, column,
-                                        f"waiver for {rule}: expires={expires} is not a date (YYYY-MM-DD)"))
+                problems.append(
+                    Finding(
+                        "waiver-invalid",
+                        Severity.ERROR,
+                        doc.path,
+                        line,
+                        column,
+                        f"waiver for {rule}: expires={expires} is not a date (YYYY-MM-DD)",
+                    )
+                )
                 continue
             if not reason:
-                problems.append(Finding("waiver-invalid", Severity.ERROR, doc.path, line, column,
-                                        f"waiver for {rule} has no reason; a waiver must say why"))
+                problems.append(
+                    Finding(
+                        "waiver-invalid",
+                        Severity.ERROR,
+                        doc.path,
+                        line,
+                        column,
+                        f"waiver for {rule} has no reason; a waiver must say why",
+                    )
+                )
                 continue
             waivers.append(Waiver(rule, doc.path, reason, date, doc.path, line, column))
     return waivers, problems
@@ -75,8 +91,16 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
         target = waiver.target
         chosen = [t for t in (target.path, target.entry, target.registryConfig or None) if t]
         if len(chosen) != 1:
-            problems.append(Finding("waiver-invalid", Severity.ERROR, SETTINGS_FILE, 0, 0,
-                                    f"waivers[{index}]: target needs exactly one of path, entry, registryConfig"))
+            problems.append(
+                Finding(
+                    "waiver-invalid",
+                    Severity.ERROR,
+                    SETTINGS_FILE,
+                    0,
+                    0,
+                    f"waivers[{index}]: target needs exactly one of path, entry, registryConfig",
+                )
+            )
             continue
         if target.path:
             paths = [target.path]
@@ -98,10 +122,16 @@ def apply_waivers(repo: Repository, findings: list[Finding], today: dt.date | No
     out = problems_a + problems_s
     for waiver in annotation + configured:
         if waiver.expires is not None and waiver.expires < today:
-            out.append(Finding(
-                "waiver-expired", Severity.ERROR, waiver.origin_path, waiver.origin_line, waiver.origin_column,
-                f"the waiver of {waiver.rule} for {waiver.path} expired on {waiver.expires.isoformat()}",
-            ))
+            out.append(
+                Finding(
+                    "waiver-expired",
+                    Severity.ERROR,
+                    waiver.origin_path,
+                    waiver.origin_line,
+                    waiver.origin_column,
+                    f"the waiver of {waiver.rule} for {waiver.path} expired on {waiver.expires.isoformat()}",
+                )
+            )
             continue
         live[(waiver.rule, waiver.path)] = waiver
     for finding in findings:
@@ -111,5 +141,3 @@ def apply_waivers(repo: Repository, findings: list[Finding], today: dt.date | No
             finding = finding.waive(waiver.reason)
         out.append(finding)
     return out
-
-
