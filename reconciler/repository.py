@@ -31,6 +31,7 @@ LEGACY_KEYS = frozenset({"servers", "remote_servers", "groups"})
 class Repository:
     source: Source
     settings: Settings = field(default_factory=Settings)
+    settings_document: Document | None = None
     config: Document | None = None
     entries: list[Document] = field(default_factory=list)
     manifests: list[Document] = field(default_factory=list)
@@ -107,6 +108,7 @@ class _Loader:
         if not docs:
             return
         doc = docs[0]
+        self.repo.settings_document = doc
         try:
             self.repo.settings = Settings.model_validate(doc.data)
         except ValidationError as exc:

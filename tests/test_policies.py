@@ -37,7 +37,9 @@ def test_clean_repository_has_no_findings(tmp_path: Path) -> None:
 
 
 def test_claims_required_when_auth_enabled(tmp_path: Path) -> None:
-    root = write_repo(tmp_path, entries={"a.json": entry(claims=None), "b.json": entry("io.github.acme/b", claims={})})
+    root = write_repo(
+        tmp_path, entries={"a.json": entry(claims=None), "b.json": entry("io.github.acme/b", claims={})}
+    )
     found = [f for f in run(root) if f.rule == "claims-required"]
     assert {f.path for f in found} == {"entries/a.json", "entries/b.json"}
     assert "invisible" in found[0].message
@@ -50,7 +52,9 @@ def test_claims_not_required_in_anonymous_mode(tmp_path: Path) -> None:
 
 
 def test_claims_values(tmp_path: Path) -> None:
-    bad = write_repo(tmp_path / "bad", entries={"a.json": entry(claims={"org": "acme", "level": 3, "t": ["a", 1]})})
+    bad = write_repo(
+        tmp_path / "bad", entries={"a.json": entry(claims={"org": "acme", "level": 3, "t": ["a", 1]})}
+    )
     found = [f for f in run(bad) if f.rule == "claims-values"]
     assert sorted(f.message for f in found) == [
         "claim level: value must be a string or an array of strings",
@@ -63,7 +67,10 @@ def test_claims_values(tmp_path: Path) -> None:
 def test_claims_inconsistent_between_versions(tmp_path: Path) -> None:
     bad = write_repo(
         tmp_path / "bad",
-        entries={"a1.json": entry(version="1.0.0"), "a2.json": entry(version="2.0.0", claims={"org": "other"})},
+        entries={
+            "a1.json": entry(version="1.0.0"),
+            "a2.json": entry(version="2.0.0", claims={"org": "other"}),
+        },
     )
     assert "claims-inconsistent" in rules(bad)
     good = write_repo(
@@ -101,13 +108,23 @@ def test_single_managed_source(tmp_path: Path) -> None:
     [
         {"database": {**CONFIG["database"], "password": "hunter2"}},
         {"database": {**CONFIG["database"], "migrationPassword": "hunter2"}},
-        {"sources": [CONFIG["sources"][0], {"name": "upstream", "api": {"endpoint": "https://bob:hunter2@r.example.com"},
-                                            "syncPolicy": {"interval": "1h"}}]},
+        {
+            "sources": [
+                CONFIG["sources"][0],
+                {
+                    "name": "upstream",
+                    "api": {"endpoint": "https://bob:hunter2@r.example.com"},
+                    "syncPolicy": {"interval": "1h"},
+                },
+            ]
+        },
     ],
     ids=["password", "migrationPassword", "url-with-password"],
 )
 def test_secret_in_repo_config(tmp_path: Path, change: dict[str, Any]) -> None:
-    findings = [f for f in run(write_repo(tmp_path, config=config_with(**change))) if f.rule == "secret-in-repo"]
+    findings = [
+        f for f in run(write_repo(tmp_path, config=config_with(**change))) if f.rule == "secret-in-repo"
+    ]
     assert len(findings) == 1
     assert "hunter2" not in findings[0].message
 
@@ -135,13 +152,17 @@ def test_session_storage_missing_for_replicas(tmp_path: Path) -> None:
     grace = {"spec": {"terminationGracePeriodSeconds": 60}}
     good = write_repo(
         tmp_path / "good",
-        manifests={"s.json": mcpserver(replicas=3, backendReplicas=2, sessionStorage=REDIS, podTemplateSpec=grace)},
+        manifests={
+            "s.json": mcpserver(replicas=3, backendReplicas=2, sessionStorage=REDIS, podTemplateSpec=grace)
+        },
     )
     assert rules(good) == set()
 
 
 def test_session_key_prefix(tmp_path: Path) -> None:
-    bad = write_repo(tmp_path / "bad", manifests={"s.json": mcpserver(sessionStorage={**REDIS, "keyPrefix": "mcp"})})
+    bad = write_repo(
+        tmp_path / "bad", manifests={"s.json": mcpserver(sessionStorage={**REDIS, "keyPrefix": "mcp"})}
+    )
     assert "session-key-prefix" in rules(bad)
     good = write_repo(tmp_path / "good", manifests={"s.json": mcpserver(sessionStorage=REDIS)})
     assert "session-key-prefix" not in rules(good)
@@ -161,7 +182,11 @@ def test_session_affinity_none(tmp_path: Path) -> None:
     grace = {"spec": {"terminationGracePeriodSeconds": 60}}
     good = write_repo(
         tmp_path / "good",
-        manifests={"s.json": mcpserver(replicas=2, sessionAffinity="None", sessionStorage=REDIS, podTemplateSpec=grace)},
+        manifests={
+            "s.json": mcpserver(
+                replicas=2, sessionAffinity="None", sessionStorage=REDIS, podTemplateSpec=grace
+            )
+        },
     )
     assert "session-affinity-none" not in rules(good)
 
@@ -170,7 +195,7 @@ def test_drain_window(tmp_path: Path) -> None:
     bad = write_repo(tmp_path / "bad", manifests={"s.json": mcpserver(replicas=2, sessionStorage=REDIS)})
     found = [f for f in run(bad) if f.rule == "drain-window"]
     assert len(found) == 1 and "backend pods, not the proxy" in found[0].message
-    vm = write_repo(tmp_path / "vm", manifests={"v.json": [group(), vmcp(replicas=2, sessionStorage=REDIS)]})
+    vm = write_repo(tmp_path / "vm", manifests={"v.yaml": [group(), vmcp(replicas=2, sessionStorage=REDIS)]})
     assert "drain-window" in rules(vm)
     grace = {"spec": {"terminationGracePeriodSeconds": 60}}
     good = write_repo(
@@ -183,11 +208,13 @@ def test_drain_window(tmp_path: Path) -> None:
 def test_group_ref_required_and_unknown(tmp_path: Path) -> None:
     missing = write_repo(tmp_path / "missing", manifests={"v.json": vmcp(group=None)})
     assert "group-ref-required" in rules(missing)
-    unknown = write_repo(tmp_path / "unknown", manifests={"v.json": [group("other"), vmcp(group="tools")]})
+    unknown = write_repo(tmp_path / "unknown", manifests={"v.yaml": [group("other"), vmcp(group="tools")]})
     assert rules(unknown) == {"group-ref-unknown"}
-    other_ns = write_repo(tmp_path / "ns", manifests={"v.json": [group("tools", "elsewhere"), vmcp(group="tools")]})
+    other_ns = write_repo(
+        tmp_path / "ns", manifests={"v.yaml": [group("tools", "elsewhere"), vmcp(group="tools")]}
+    )
     assert "group-ref-unknown" in rules(other_ns)
-    good = write_repo(tmp_path / "good", manifests={"v.json": [group(), vmcp()]})
+    good = write_repo(tmp_path / "good", manifests={"v.yaml": [group(), vmcp()]})
     assert rules(good) == set()
 
 
@@ -195,7 +222,9 @@ def test_rate_limit_needs_redis(tmp_path: Path) -> None:
     limits = {"global": {"requestsPerMinute": 100}}
     bad = write_repo(tmp_path / "bad", manifests={"s.json": mcpserver(rateLimiting=limits)})
     assert "rate-limit-needs-redis" in rules(bad)
-    good = write_repo(tmp_path / "good", manifests={"s.json": mcpserver(rateLimiting=limits, sessionStorage=REDIS)})
+    good = write_repo(
+        tmp_path / "good", manifests={"s.json": mcpserver(rateLimiting=limits, sessionStorage=REDIS)}
+    )
     assert "rate-limit-needs-redis" not in rules(good)
 
 

@@ -87,7 +87,9 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
             entry_paths.setdefault(f"{name}", []).append(doc.path)
             entry_paths.setdefault(f"{name}@{version}", []).append(doc.path)
     config_path = repo.config.path if repo.config is not None else repo.settings.registryConfig
+    settings = repo.settings_document
     for index, waiver in enumerate(repo.settings.waivers):
+        line, column = settings.locate(("waivers", index)) if settings is not None else (0, 0)
         target = waiver.target
         chosen = [t for t in (target.path, target.entry, target.registryConfig or None) if t]
         if len(chosen) != 1:
@@ -96,8 +98,8 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
                     "waiver-invalid",
                     Severity.ERROR,
                     SETTINGS_FILE,
-                    0,
-                    0,
+                    line,
+                    column,
                     f"waivers[{index}]: target needs exactly one of path, entry, registryConfig",
                 )
             )
@@ -109,7 +111,9 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
         else:
             paths = [config_path]
         for path in paths:
-            waivers.append(Waiver(waiver.rule, path, waiver.reason, waiver.expires, SETTINGS_FILE, 0, 0))
+            waivers.append(
+                Waiver(waiver.rule, path, waiver.reason, waiver.expires, SETTINGS_FILE, line, column)
+            )
     return waivers, problems
 
 

@@ -17,7 +17,9 @@ class ReportContext:
     """What a renderer may need besides the findings."""
 
     rules: dict[str, RuleInfo] = field(default_factory=dict)
-    root: str = "."  # the repository root as given on the command line
+    # The repository folder relative to the enclosing Git checkout ("" at its top): renderers prefix
+    # paths with it so annotations and SARIF locations resolve from the checkout root.
+    root: str = ""
     revision: str | None = None
     tool_version: str = __version__
 
