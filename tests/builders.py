@@ -14,12 +14,22 @@ CONFIG: dict[str, Any] = {
         {"name": "platform", "managed": {}},
         {
             "name": "upstream",
-            "git": {"repository": "https://github.com/acme/registry.git", "branch": "main", "path": "registry.json"},
+            "git": {
+                "repository": "https://github.com/acme/registry.git",
+                "branch": "main",
+                "path": "registry.json",
+            },
             "syncPolicy": {"interval": "30m"},
         },
     ],
     "registries": [{"name": "default", "sources": ["platform", "upstream"]}],
-    "database": {"host": "postgres", "port": 5432, "user": "registry", "database": "registry", "sslMode": "require"},
+    "database": {
+        "host": "postgres",
+        "port": 5432,
+        "user": "registry",
+        "database": "registry",
+        "sslMode": "require",
+    },
     "auth": {
         "mode": "oauth",
         "oauth": {
@@ -31,7 +41,9 @@ CONFIG: dict[str, Any] = {
 }
 
 
-def entry(name: str = "io.github.acme/tool", version: str = "1.0.0", claims: Any = "default") -> dict[str, Any]:
+def entry(
+    name: str = "io.github.acme/tool", version: str = "1.0.0", claims: Any = "default"
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "server": {
             "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
@@ -39,7 +51,12 @@ def entry(name: str = "io.github.acme/tool", version: str = "1.0.0", claims: Any
             "description": "A tool for tests",
             "version": version,
             "packages": [
-                {"registryType": "npm", "identifier": "@acme/tool", "version": version, "transport": {"type": "stdio"}}
+                {
+                    "registryType": "npm",
+                    "identifier": "@acme/tool",
+                    "version": version,
+                    "transport": {"type": "stdio"},
+                }
             ],
         }
     }
@@ -91,7 +108,9 @@ def write_repo(
 ) -> Path:
     """Write a repository; `entries`/`manifests` map file names to a document (or a list of them)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "registry.yaml").write_text(json.dumps(copy.deepcopy(CONFIG) if config is None else config, indent=2))
+    (root / "registry.yaml").write_text(
+        json.dumps(copy.deepcopy(CONFIG) if config is None else config, indent=2)
+    )
     if settings is not None:
         (root / "mcp-gitops.yaml").write_text(json.dumps(settings, indent=2))
     for folder, files in (("entries", entries or {}), ("manifests", manifests or {})):
