@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
 from reconciler import schemas
 from reconciler.documents import Document, format_field_path, parse
 from reconciler.findings import Finding, Severity
+from reconciler.schemas.legacy import is_legacy
 from reconciler.settings import SETTINGS_FILE, Settings
 from reconciler.source import Source, SourceProblem
 
@@ -23,8 +23,6 @@ ENTRY = "RegistryEntry"
 CONFIG = "RegistryConfig"
 OTHER_KUBERNETES = "Kubernetes"
 LEGACY = "LegacyRegistry"
-# Top-level keys that mark the legacy ToolHive registry format (the heuristic ToolHive itself uses).
-LEGACY_KEYS = frozenset({"servers", "remote_servers", "groups"})
 
 
 @dataclass
@@ -132,7 +130,7 @@ class _Loader:
         docs = self.read(path)
         if docs:
             self.repo.config = docs[0]
-            if _is_legacy(docs[0].data):
+            if is_legacy(docs[0].data):
                 self.legacy(docs[0])
             else:
                 self.check(docs[0], CONFIG)
@@ -165,7 +163,7 @@ class _Loader:
         for path in self.walk(self.repo.settings.entries):
             for doc in self.read(path):
                 data = doc.data
-                if _is_legacy(data):
+                if is_legacy(data):
                     self.legacy(doc)
                 elif isinstance(data, dict) and "server" in data:
                     self.check(doc, ENTRY)
@@ -195,7 +193,7 @@ class _Loader:
             if path in known:
                 continue
             for doc in self.read(path):
-                if _is_legacy(doc.data):
+                if is_legacy(doc.data):
                     self.legacy(doc)
 
     def unknown(self, doc: Document, message: str) -> None:
@@ -203,12 +201,6 @@ class _Loader:
         self.repo.findings.append(
             Finding("unknown-document", Severity.WARNING, doc.path, line, column, message)
         )
-
-
-def _is_legacy(data: Any) -> bool:
-    return (
-        isinstance(data, dict) and not isinstance(data.get("data"), dict) and bool(LEGACY_KEYS & data.keys())
-    )
 
 
 def load_settings(source: Source) -> Settings:

@@ -60,28 +60,42 @@ def _is_document(name: str) -> bool:
 
 
 class FolderSource(Source):
+    """A folder on disk. Paths are handled as strings: on a large repository, `pathlib` and one
+    `realpath` per file cost more than parsing the files."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        root = Path(path)
-        if not root.is_dir():
+        if not os.path.isdir(path):
             raise SourceError(f"{path}: not a folder")
-        self.root = root.resolve()
+        self.root = os.path.realpath(path)
         self.label = str(path)
+        self._inside: dict[str, bool] = {}
+
+    def _contains(self, real: str) -> bool:
+        return real == self.root or real.startswith(self.root + os.sep)
+
+    def _folder_inside(self, folder: str) -> bool:
+        """Whether a folder resolves inside the root (cached: a repository has few folders)."""
+        known = self._inside.get(folder)
+        if known is None:
+            known = self._inside[folder] = self._contains(os.path.realpath(folder))
+        return known
 
     def exists(self, path: str) -> bool:
-        return (self.root / path).exists()
+        return os.path.exists(os.path.join(self.root, path))
 
     def walk(self, folder: str, recursive: bool = True) -> Iterator[str]:
-        start = self.root / folder if folder not in ("", ".") else self.root
-        if start.is_file():
+        start = self.root if folder in ("", ".") else os.path.join(self.root, folder)
+        if os.path.isfile(start):
             yield folder
             return
-        seen: set[Path] = set()
+        prefix = len(self.root) + 1
+        seen: set[str] = set()
         # os.walk does not descend into linked folders; we do, once, when they stay inside the root.
         stack = [start]
         while stack:
             current = stack.pop()
-            real = current.resolve()
-            if real in seen or not real.is_relative_to(self.root):
+            real = os.path.realpath(current)
+            if real in seen or not self._contains(real):
                 continue
             seen.add(real)
             try:
@@ -89,36 +103,40 @@ class FolderSource(Source):
             except OSError:
                 continue
             for entry in entries:
-                rel = Path(entry.path).relative_to(self.root).as_posix()
                 if entry.is_dir(follow_symlinks=False):
                     if recursive:
-                        stack.append(Path(entry.path))
+                        stack.append(entry.path)
                 elif entry.is_symlink():
-                    target = Path(entry.path).resolve()
-                    if target.is_dir() and target.is_relative_to(self.root):
+                    target = os.path.realpath(entry.path)
+                    if os.path.isdir(target) and self._contains(target):
                         if recursive:
-                            stack.append(Path(entry.path))
-                    elif _is_document(entry.name) or not target.is_relative_to(self.root):
-                        yield rel
+                            stack.append(entry.path)
+                    elif _is_document(entry.name) or not self._contains(target):
+                        yield entry.path[prefix:]
                 elif _is_document(entry.name):
-                    yield rel
+                    yield entry.path[prefix:]
 
     def read(self, path: str, max_bytes: int) -> bytes:
-        full = self.root / path
-        target = full.resolve()
-        if not target.is_relative_to(self.root):
-            raise SourceProblem(
-                "unsafe-path", f"symbolic link points outside the repository (-> {os.readlink(full)})"
-            )
+        full = os.path.join(self.root, path)
+        if not self._folder_inside(os.path.dirname(full)):
+            raise SourceProblem("unsafe-path", "the file's folder is a symbolic link out of the repository")
         try:
-            info = target.stat()
+            info = os.lstat(full)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(full)
+                if not self._contains(target):
+                    link = os.readlink(full)
+                    raise SourceProblem("unsafe-path", f"symbolic link points outside the repository (-> {link})")
+                info = os.stat(target)
+                full = target
         except OSError as exc:
             raise SourceProblem("unsafe-path", f"cannot read: {exc.strerror}") from exc
         if not stat.S_ISREG(info.st_mode):
             raise SourceProblem("unsafe-path", "not a regular file")
         if info.st_size > max_bytes:
             raise SourceProblem("file-too-large", f"file is {info.st_size} bytes; the limit is {max_bytes}")
-        return target.read_bytes()
+        with open(full, "rb") as handle:
+            return handle.read()
 
 
 _SYMLINK_MODE = 0o120000

@@ -90,8 +90,14 @@ def validate(
     Exit 0 when nothing fails at --fail-on, 1 when something does, 2 on a usage error or an
     unreadable repository, policy or token.
     """
+    import gc
+
     from reconciler import pipeline
     from reconciler.policy.token import read_token
+
+    # A one-shot process: the parsed repository is acyclic and dies with the process, so the cyclic
+    # collector would only rescan it (pipeline.validate pauses it too; here it stays off to the end).
+    gc.disable()
     from reconciler.source import open_source
 
     targets = [_parse_output(o) for o in outputs]

@@ -38,6 +38,11 @@ def claims_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bo
     return covers(a, b) and covers(b, a)
 
 
+def canonical(claims: Mapping[str, Any] | None) -> frozenset[tuple[str, frozenset[str]]]:
+    """A hashable form under which two claim sets are equal exactly when `claims_equal` says so."""
+    return frozenset((str(key), _string_set(value)) for key, value in (claims or {}).items())
+
+
 def _matches_rule(token: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
     # Within one rule map every key must match; for one key, the JWT's values and the rule's values
     # must share at least one string. An empty rule map never matches.
@@ -59,12 +64,12 @@ def is_super_admin(token: Mapping[str, Any] | None, config: Mapping[str, Any] | 
     if authz is None:
         return True
     rules = ((authz or {}).get("roles") or {}).get("superAdmin") or []
-    return any(isinstance(rule, Mapping) and _matches_rule(token, rule) for rule in rules)
+    return any(isinstance(rule, dict) and _matches_rule(token, rule) for rule in rules)
 
 
 def claims_value_errors(claims: Any) -> list[str]:
     """Keys whose value is not a string or an array of strings (the server's ValidateClaimValues)."""
-    if not isinstance(claims, Mapping):
+    if not isinstance(claims, dict):
         return []
     bad = []
     for key, value in claims.items():

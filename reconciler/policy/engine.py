@@ -7,18 +7,18 @@ to CEL values on every change of the context).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
 from reconciler.documents import Document, parse_field_path
 from reconciler.findings import Finding, Severity
+from reconciler.policy import cel_runtime as cel
+from reconciler.policy.entries import EntryIndex
 from reconciler.policy.functions import build_functions
 from reconciler.policy.loader import CompiledPolicy, CompiledValidation, PolicySet
 from reconciler.policy.model import KINDS
+from reconciler.policy.projection import build_trie, project
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
 
 COVERAGE_NOT_JUDGED = "coverage-not-judged"
@@ -46,23 +46,16 @@ def _documents_of(repo: Repository, kind: str) -> list[Document]:
     return repo.valid(kind)
 
 
-def _entries_by_name(repo: Repository) -> dict[str, list[dict[str, Any]]]:
-    index: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in repo.valid(ENTRY):
-        server = doc.data["server"]
-        index[server["name"]].append(
-            {"path": doc.path, "version": server.get("version"), "claims": doc.data.get("claims") or {}}
-        )
-    return index
-
-
 class _Evaluator:
     def __init__(self, repo: Repository, policies: PolicySet, inputs: Inputs) -> None:
         self.repo = repo
         self.inputs = inputs
         self.policies = policies
         self.config = repo.config.data if repo.config is not None and repo.config.model is not None else None
-        self.functions = build_functions(self.config, _entries_by_name(repo), repo.settings.namespace)
+        self.current: Document | None = None
+        self.functions = build_functions(
+            self.config, EntryIndex(repo.valid(ENTRY)), repo.settings.namespace, self.current_document
+        )
         self.findings: list[Finding] = []
         namespace = repo.settings.namespace
         self.namespace = namespace
@@ -72,6 +65,10 @@ class _Evaluator:
                 key = _identity(doc, inputs.base.settings.namespace)
                 if key is not None and doc.model is not None:
                     self.old[key] = doc.data
+
+    def current_document(self) -> Document:
+        assert self.current is not None, "document-scoped functions run only during evaluation"
+        return self.current
 
     def repo_view(self, policies: list[CompiledPolicy]) -> dict[str, list[Any]] | None:
         kinds: set[str] = set()
@@ -103,6 +100,14 @@ class _Evaluator:
 
     def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
         variables: dict[str, Any] = {"token": self.inputs.token, "config": self.config}
+        paths: set[tuple[str, ...]] = set()
+        whole = False
+        for policy in policies:
+            if policy.object_paths is None:
+                whole = True
+            else:
+                paths |= policy.object_paths
+        trie = None if whole else build_trie(paths)
         repo_view = self.repo_view(policies)
         if repo_view is not None:
             variables["repo"] = repo_view
@@ -111,16 +116,19 @@ class _Evaluator:
             key = _identity(doc, self.namespace)
             old = self.old.get(key) if key is not None else None
             bound = {
-                "object": doc.data,
-                "oldObject": old,
+                "object": doc.data if trie is None else project(doc.data, trie),
+                "oldObject": old if trie is None or old is None else project(old, trie),
                 "request": {
                     "kind": kind,
                     "path": doc.path,
                     "operation": "UPDATE" if old is not None else "CREATE",
+                    # compared here, on the Python data: cheaper than any CEL comparison
+                    "changed": old != doc.data,
                     "revision": self.repo.revision,
                 },
             }
             context.update(bound)
+            self.current = doc
             for policy in policies:
                 for validation in policy.validations:
                     self.check(policy, validation, doc, context, {**variables, **bound})

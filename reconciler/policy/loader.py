@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cel
 from pydantic import ValidationError
 
 from reconciler.documents import Document, FieldPath, format_field_path, parse, parse_field_path
 from reconciler.findings import Severity
+from reconciler.policy import cel_runtime as cel
 from reconciler.policy.model import Policy, Validation
 from reconciler.rules import RuleInfo
 from reconciler.source import Source, SourceProblem
@@ -23,6 +23,11 @@ from reconciler.source import Source, SourceProblem
 _VARIABLE_REF = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _REPO_KIND = re.compile(r"\brepo\.([A-Za-z]+)\b")
 _REPO_ANY = re.compile(r"\brepo\b(?!\.[A-Za-z])")
+# `object.a.b` / `oldObject.a.b` chains, and any other use of either (passed whole, compared, indexed
+# with []); a null test of `oldObject` reads nothing inside it.
+_OBJECT_PATH = re.compile(r"(?<![\w.])(?:object|oldObject)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_OBJECT_ANY = re.compile(r"(?<![\w.])(?:object|oldObject)\b(?!\.[A-Za-z_])")
+_NULL_TEST = re.compile(r"\boldObject\s*[!=]=\s*null\b|\bnull\s*[!=]=\s*oldObject\b")
 _STRING_LITERAL = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
 
 
@@ -55,6 +60,8 @@ class CompiledPolicy:
     validations: list[CompiledValidation]
     # Kinds the policy reads through `repo.<Kind>`; None means the whole `repo`.
     repo_kinds: frozenset[str] | None = frozenset()
+    # The `object.a.b` (and `oldObject.a.b`) paths the policy reads; None when it uses either whole.
+    object_paths: frozenset[tuple[str, ...]] | None = None
 
     @property
     def id(self) -> str:
@@ -149,7 +156,19 @@ def compile_policy(doc: Document) -> CompiledPolicy:
         )
     code = " ".join(_STRING_LITERAL.sub("''", s) for s in sources)
     repo_kinds = None if _REPO_ANY.search(code) else frozenset(_REPO_KIND.findall(code))
-    return CompiledPolicy(policy, doc.path, compiled, repo_kinds)
+    object_paths = None if _OBJECT_ANY.search(_NULL_TEST.sub("true", code)) else _object_paths(code)
+    return CompiledPolicy(policy, doc.path, compiled, repo_kinds, object_paths)
+
+
+def _object_paths(code: str) -> frozenset[tuple[str, ...]]:
+    paths = set()
+    for match in _OBJECT_PATH.finditer(code):
+        path = match.group(1).lstrip(".").split(".")
+        if code[match.end() :].lstrip().startswith("("):
+            path = path[:-1]  # `object.x.endsWith(...)`: a method call on x, not a field of it
+        if path:
+            paths.add(tuple(path))
+    return frozenset(paths)
 
 
 def _policy_documents(path: str, raw: bytes) -> list[Document]:

@@ -1,6 +1,14 @@
-"""The strict base every mirrored model uses: unknown fields and wrong types are errors."""
+"""The strict base every mirrored model uses: unknown fields and wrong types are errors.
 
-from pydantic import BaseModel, ConfigDict
+Constraints are declared as pydantic `pattern=` / `Literal` / length and range bounds wherever the
+external schema allows it, because those run in pydantic-core (Rust): `validate` checks ten thousand
+entries, so a Python validator per field would dominate its time.
+"""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 
 class Strict(BaseModel):
@@ -12,3 +20,29 @@ class Open(BaseModel):
     """For free-form blocks we pass through (podTemplateSpec, _meta, config): shape not checked."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+# A mapping whose content another system owns (a pod template, vMCP config, publisher metadata).
+FreeForm = dict[str, Any]
+
+HTTP_URL_PATTERN = r"^https?://[^\s]+$"
+HTTPS_URL_PATTERN = r"^https://[^\s]+$"
+# Go's time.ParseDuration: an optional sign, then "0" or number+unit groups ("1h30m", "1.5s", "300ms").
+GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
+# RFC 1123 label: Kubernetes namespaces, registry-server source names.
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# RFC 1123 subdomain: Kubernetes object names.
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+HttpUrl = Annotated[str, Field(pattern=HTTP_URL_PATTERN)]
+HttpsUrl = Annotated[str, Field(pattern=HTTPS_URL_PATTERN)]
+GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
+DnsSubdomain = Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
+
+
+def rule_error(kind: str, message: str) -> PydanticCustomError:
+    """An error raised by one of our validators. `message` must describe the expectation and never
+    quote the input: a misplaced secret could be the input."""
+    return PydanticCustomError(kind, message)

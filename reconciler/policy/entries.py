@@ -1,0 +1,42 @@
+"""An index of the repository's entries by server name, for the cross-document rules.
+
+Policies ask it narrow questions (`entryFiles`, `claimsConflicts`) whose answers are short lists of
+paths: returning every version's record to CEL for every entry made those two rules cost more than all
+the others together on a large repository.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.documents import Document
+from reconciler.policy.claims import canonical
+
+
+class EntryIndex:
+    def __init__(self, entries: Iterable[Document]) -> None:
+        self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.files: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.claim_sets: dict[str, dict[frozenset[Any], list[str]]] = defaultdict(lambda: defaultdict(list))
+        for doc in entries:
+            server = doc.data["server"]
+            name, version, claims = server["name"], str(server.get("version")), doc.data.get("claims") or {}
+            self.records[name].append({"path": doc.path, "version": version, "claims": claims})
+            self.files[(name, version)].append(doc.path)
+            self.claim_sets[name][canonical(claims)].append(doc.path)
+
+    def entries_named(self, name: Any) -> list[dict[str, Any]]:
+        return self.records.get(name, []) if isinstance(name, str) else []
+
+    def entry_files(self, name: Any, version: Any) -> list[str]:
+        return self.files.get((name, str(version)), []) if isinstance(name, str) else []
+
+    def claims_conflicts(self, name: Any, claims: Any) -> list[str]:
+        """Files of other versions of `name` whose claims differ from `claims`."""
+        groups = self.claim_sets.get(name) if isinstance(name, str) else None
+        mine = canonical(claims if isinstance(claims, dict) else None)
+        if not groups or (len(groups) == 1 and mine in groups):
+            return []
+        return sorted(path for key, paths in groups.items() if key != mine for path in paths)

@@ -1,0 +1,260 @@
+"""The ToolHive Registry Server v1.2.0 configuration file (`thv-registry-api serve --config`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from reconciler.schemas.base import (
+    DnsLabel,
+    FreeForm,
+    GoDuration,
+    HttpUrl,
+    NonEmpty,
+    Strict,
+    rule_error,
+)
+
+SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
+AUDIT_MAX_DATA_SIZE = 1024 * 1024
+
+
+class GitAuth(Strict):
+    username: NonEmpty | None = None
+    passwordFile: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> GitAuth:
+        if (self.username is None) != (self.passwordFile is None):
+            raise rule_error("git_auth", "username and passwordFile go together: give both or neither")
+        if self.passwordFile is not None and not self.passwordFile.startswith("/"):
+            raise rule_error("git_auth", "passwordFile must be an absolute path")
+        return self
+
+
+class GitSource(Strict):
+    repository: NonEmpty
+    branch: NonEmpty | None = None
+    tag: NonEmpty | None = None
+    commit: NonEmpty | None = None
+    path: NonEmpty | None = None
+    auth: GitAuth | None = None
+
+    @model_validator(mode="after")
+    def _one_ref(self) -> GitSource:
+        if sum(ref is not None for ref in (self.branch, self.tag, self.commit)) > 1:
+            raise rule_error("git_ref", "give at most one of branch, tag and commit")
+        return self
+
+
+class ApiSource(Strict):
+    endpoint: HttpUrl
+
+
+class FileSource(Strict):
+    path: NonEmpty | None = None
+    url: HttpUrl | None = None
+    data: NonEmpty | None = None
+    timeout: GoDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FileSource:
+        if sum(origin is not None for origin in (self.path, self.url, self.data)) != 1:
+            raise rule_error("file_origin", "give exactly one of path, url and data")
+        return self
+
+
+class ManagedSource(Strict):
+    """An empty block: `managed: {}`."""
+
+
+class KubernetesSource(Strict):
+    namespaces: list[DnsLabel] | None = None
+
+
+class SyncPolicy(Strict):
+    interval: GoDuration
+
+
+class IncludeExclude(Strict):
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+
+
+class Filter(Strict):
+    names: IncludeExclude | None = None
+    tags: IncludeExclude | None = None
+
+
+class Source(Strict):
+    name: DnsLabel
+    git: GitSource | None = None
+    api: ApiSource | None = None
+    file: FileSource | None = None
+    managed: ManagedSource | None = None
+    kubernetes: KubernetesSource | None = None
+    syncPolicy: SyncPolicy | None = None
+    filter: Filter | None = None
+    claims: dict[str, Any] | None = None
+
+    @property
+    def type(self) -> str | None:
+        """The source's type: the name of its one type block."""
+        present = self._blocks()
+        return present[0] if len(present) == 1 else None
+
+    def _blocks(self) -> list[str]:
+        return [kind for kind in SOURCE_TYPES if getattr(self, kind) is not None]
+
+    @model_validator(mode="after")
+    def _one_type_and_schedule(self) -> Source:
+        present = self._blocks()
+        # `managed:` with no value is YAML null: the server sees no block at all.
+        empty = [
+            kind for kind in SOURCE_TYPES if kind in self.model_fields_set and getattr(self, kind) is None
+        ]
+        if empty:
+            raise rule_error(
+                "source_type", f"{empty[0]} has no value; write {empty[0]}: {{}} for an empty block"
+            )
+        if not present:
+            raise rule_error("source_type", "one of git, api, file, managed or kubernetes must be given")
+        if len(present) > 1:
+            raise rule_error(
+                "source_type",
+                "only one of git, api, file, managed or kubernetes may be given; found " + ", ".join(present),
+            )
+        if present[0] in ("git", "api", "file") and self.syncPolicy is None:
+            raise rule_error(
+                "sync_policy", f"a {present[0]} source needs syncPolicy.interval (a Go duration)"
+            )
+        return self
+
+
+class Registry(Strict):
+    name: NonEmpty
+    sources: Annotated[list[NonEmpty], Field(min_length=1)]
+    claims: dict[str, Any] | None = None
+
+
+class AwsRdsIam(Strict):
+    region: NonEmpty
+
+
+class DynamicAuth(Strict):
+    awsRdsIam: AwsRdsIam | None = None
+
+
+class Database(Strict):
+    host: NonEmpty
+    port: Annotated[int, Field(ge=1, le=65535)]
+    user: NonEmpty
+    database: NonEmpty
+    migrationUser: NonEmpty | None = None
+    # Accepted here so that the `secret-in-repo` policy can report them with its advice.
+    password: str | None = None
+    migrationPassword: str | None = None
+    dynamicAuth: DynamicAuth | None = None
+    sslMode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    maxOpenConns: int | None = None
+    maxIdleConns: int | None = None
+    connMaxLifetime: GoDuration | None = None
+    maxMetaSize: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_auth_method(self) -> Database:
+        if self.dynamicAuth is not None:
+            for field in ("password", "migrationPassword"):
+                if getattr(self, field) is not None:
+                    raise rule_error(
+                        "database_auth",
+                        f"database.{field} and database.dynamicAuth are mutually exclusive; "
+                        "use one authentication method",
+                    )
+        return self
+
+
+class Provider(Strict):
+    name: NonEmpty
+    issuerUrl: HttpUrl
+    audience: NonEmpty
+    jwksUrl: HttpUrl | None = None
+    clientId: str | None = None
+    clientSecretFile: str | None = None
+    caCertPath: str | None = None
+    authTokenFile: str | None = None
+    introspectionUrl: HttpUrl | None = None
+    allowPrivateIP: bool | None = None
+
+
+class OAuth(Strict):
+    resourceUrl: HttpUrl | None = None
+    realm: str | None = None
+    scopesSupported: list[str] | None = None
+    providers: list[Provider] | None = None
+
+
+# A role rule: claim name -> required value(s). All keys must match; one shared value per key suffices.
+RoleRule = dict[str, str | list[str]]
+
+
+class Roles(Strict):
+    superAdmin: list[RoleRule] | None = None
+    manageSources: list[RoleRule] | None = None
+    manageRegistries: list[RoleRule] | None = None
+    manageEntries: list[RoleRule] | None = None
+
+
+class Authz(Strict):
+    roles: Roles | None = None
+
+
+class Auth(Strict):
+    mode: Literal["oauth", "anonymous"] = "oauth"
+    publicPaths: list[str] | None = None
+    oauth: OAuth | None = None
+    authz: Authz | None = None
+
+
+class Audit(Strict):
+    enabled: bool | None = None
+    logFile: str | None = None
+    eventTypes: list[str] | None = None
+    excludeEventTypes: list[str] | None = None
+    includeRequestData: bool | None = None
+    maxDataSize: Annotated[int, Field(gt=0, le=AUDIT_MAX_DATA_SIZE)] | None = None
+
+
+class RegistryConfig(Strict):
+    sources: Annotated[list[Source], Field(min_length=1)]
+    registries: Annotated[list[Registry], Field(min_length=1)]
+    database: Database
+    auth: Auth | None = None
+    # Telemetry (OpenTelemetry exporter settings) is not something we reason about; passed through.
+    telemetry: FreeForm | None = None
+    audit: Audit | None = None
+    # Dropped in v1.2.0 (PR #724) and silently ignored by the server, so tolerated here.
+    format: Any = None
+
+
+def cross_references(config: RegistryConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks that span several blocks: unique names, registries naming declared sources.
+    Returns (path, message) pairs."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    sources: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.name in sources:
+            problems.append((("sources", i, "name"), "duplicate source name"))
+        sources.add(source.name)
+    registries: set[str] = set()
+    for i, registry in enumerate(config.registries):
+        if registry.name in registries:
+            problems.append((("registries", i, "name"), "duplicate registry name"))
+        registries.add(registry.name)
+        for j, name in enumerate(registry.sources):
+            if name not in sources:
+                problems.append(
+                    (("registries", i, "sources", j), "references a source not declared in sources")
+                )
+    return problems
