@@ -53,19 +53,20 @@ class Document:
         node = tree
         for depth, step in enumerate(path):
             last = depth == len(path) - 1
-            if hasattr(node, "lc") and isinstance(node, dict):
+            node_lc: Any = getattr(node, "lc", None)
+            if node_lc is not None and isinstance(node, dict):
                 found = _map_key(node, step)
                 if found is _MISSING:
                     break
-                line, col = node.lc.key(found) if (key and last) else node.lc.value(found)
+                line, col = node_lc.key(found) if (key and last) else node_lc.value(found)
                 if not (key and last):
                     # for a nested block value, ruamel reports the key's line; prefer the value's own start
                     line, col = _start(node[found], (line, col))
                 node = node[found]
-            elif hasattr(node, "lc") and isinstance(node, list) and isinstance(step, int):
+            elif node_lc is not None and isinstance(node, list) and isinstance(step, int):
                 if not 0 <= step < len(node):
                     break
-                line, col = node.lc.item(step)
+                line, col = node_lc.item(step)
                 node = node[step]
             else:
                 break

@@ -187,7 +187,8 @@ class GitSource(Source):
         if node.type == "blob":
             yield folder
             return
-        base = len(self._root.path) + 1 if self._root.path else 0
+        root_path = str(self._root.path)
+        base = len(root_path) + 1 if root_path else 0
         items = node.traverse() if recursive else node.blobs
         for item in items:
             if item.type == "blob" and (_is_document(item.name) or item.mode == _SYMLINK_MODE):

@@ -139,9 +139,9 @@ def apply_waivers(repo: Repository, findings: list[Finding], today: dt.date | No
             continue
         live[(waiver.rule, waiver.path)] = waiver
     for finding in findings:
-        waiver = live.get((finding.rule, finding.path))
+        covering = live.get((finding.rule, finding.path))
         # Waiving a waiver problem would let a waiver excuse itself.
-        if waiver is not None and not finding.rule.startswith("waiver-"):
-            finding = finding.waive(waiver.reason)
+        if covering is not None and not finding.rule.startswith("waiver-"):
+            finding = finding.waive(covering.reason)
         out.append(finding)
     return out
