@@ -1,0 +1,160 @@
+"""Benchmark of the cluster target: server-side apply of 500 ToolHive objects, then a no-op re-apply.
+
+    .venv/bin/python bench/bench_cluster.py [--objects 500] [--runs 3] [--kubeconfig PATH --context NAME]
+
+Without --kubeconfig a private etcd + kube-apiserver is started (tests/harness/kube.py; binaries from
+scripts/envtest-assets) and the project CRDs are installed. Each run uses a fresh namespace. The objects
+are MCPServers, VirtualMCPServers and MCPGroups (8:1:1) in 50 multi-document files. Times are the cluster
+target's plan + apply, from a loaded repository to status read back; loading the files is reported apart.
+"no-op, all dry-run" is the no-op with the unchanged-object shortcut off (ClusterOptions.verify_all).
+
+Targets: first apply (every object created) <= 15 s; no-op re-apply <= 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reconciler.repository import load_repository  # noqa: E402
+from reconciler.source import open_source  # noqa: E402
+from reconciler.targets.cluster import ClusterOptions, ClusterTarget  # noqa: E402
+
+FILES = 50
+
+
+def manifest(kind: str, name: str, index: int) -> str:
+    if kind == "MCPGroup":
+        spec = f"  description: group {index}\n"
+    elif kind == "VirtualMCPServer":
+        spec = (
+            f"  groupRef:\n    name: group-{index % 10}\n  incomingAuth:\n    type: anonymous\n"
+            f"  replicas: 2\n  sessionStorage:\n    provider: redis\n    address: redis:6379\n"
+            f'    keyPrefix: "vmcp:{name}:"\n'
+        )
+    else:
+        spec = (
+            f"  image: ghcr.io/acme/{name}:1.0.{index}\n  transport: streamable-http\n  replicas: 2\n"
+            f"  backendReplicas: 3\n  sessionAffinity: None\n  sessionStorage:\n    provider: redis\n"
+            f'    address: redis:6379\n    keyPrefix: "mcp:{name}:"\n'
+            f"    passwordRef:\n      name: redis-password\n      key: password\n"
+            f"  resources:\n    requests:\n      cpu: 100m\n      memory: 128Mi\n"
+        )
+    return (
+        f"apiVersion: toolhive.stacklok.dev/v1beta1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+
+
+def write_repo(root: Path, count: int, namespace: str) -> None:
+    (root / "manifests").mkdir(parents=True)
+    (root / "mcp-gitops.yaml").write_text(f"namespace: {namespace}\n")
+    files: list[list[str]] = [[] for _ in range(FILES)]
+    for index in range(count):
+        kind = {0: "MCPGroup", 1: "VirtualMCPServer"}.get(index % 10, "MCPServer")
+        name = f"group-{index // 10}" if kind == "MCPGroup" else f"{kind.lower()}-{index}"
+        files[index % FILES].append(manifest(kind, name, index))
+    for number, docs in enumerate(files):
+        (root / "manifests" / f"servers-{number:02d}.yaml").write_text("---\n".join(docs))
+
+
+def connect(args: argparse.Namespace, workdir: Path) -> tuple[Any, Any, Any]:
+    """(KubeCluster, ControlPlane or None, ClusterOptions)."""
+    from tests.harness.kube import ControlPlane, KubeCluster, _assets_dir, crd_documents, install_crds
+
+    plane = None
+    if args.kubeconfig:
+        cluster = KubeCluster(Path(args.kubeconfig), args.context, private=False)
+    else:
+        started = time.perf_counter()
+        plane = ControlPlane(_assets_dir(), workdir)
+        plane.start()
+        cluster = KubeCluster(plane.write_kubeconfig(workdir / "kubeconfig"), "envtest", private=True)
+        print(f"control plane started in {time.perf_counter() - started:.1f} s")
+    install_crds(cluster, crd_documents())
+    options = ClusterOptions(kubeconfig=str(cluster.kubeconfig), context=cluster.context, explicit=True)
+    return cluster, plane, options
+
+
+def one_run(cluster: Any, options: ClusterOptions, count: int, workdir: Path) -> dict[str, float]:
+    from kubernetes import client
+
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(cluster.api_client).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
+    )
+    root = workdir / namespace
+    write_repo(root, count, namespace)
+    t0 = time.perf_counter()
+    repo = load_repository(open_source(str(root)))
+    load_s = time.perf_counter() - t0
+    assert len(repo.manifests) == count, (len(repo.manifests), repo.findings[:3])
+
+    figures = {"load": load_s}
+    verify_all = replace(options, verify_all=True)
+    steps = [
+        ("first apply", options, count),
+        ("no-op re-apply", options, 0),
+        ("no-op, all dry-run", verify_all, 0),
+        ("one-object change", options, 1),
+    ]
+    for label, opts, expected in steps:
+        if label == "one-object change":
+            first = root / "manifests" / "servers-02.yaml"
+            first.write_text(first.read_text().replace("replicas: 2", "replicas: 4", 1))
+            repo = load_repository(open_source(str(root)))
+        target = ClusterTarget()
+        t0 = time.perf_counter()
+        plan = target.plan(repo, opts)
+        t_plan = time.perf_counter() - t0
+        result = target.apply(plan, opts)
+        figures[label] = time.perf_counter() - t0
+        figures[f"{label} (plan)"] = t_plan
+        target.close()
+        changed = len(result.created) + len(result.updated)
+        assert changed == expected, f"{label}: {changed} objects changed, expected {expected}"
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--objects", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--context")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="mcp-gitops-bench-cluster-"))
+    cluster, plane, options = connect(args, workdir)
+    try:
+        runs = [one_run(cluster, options, args.objects, workdir) for _ in range(args.runs)]
+    finally:
+        if plane is not None:
+            plane.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    runs_text = f"{args.runs} runs (median, min-max)"
+    print(f"cluster target, {args.objects} objects, {runs_text}, {options.workers} workers:")
+    targets = {"first apply": 15.0, "no-op re-apply": 3.0}
+    for label in runs[0]:
+        values = [run[label] for run in runs]
+        goal = f"   target <= {targets[label]:.0f} s" if label in targets else ""
+        print(
+            f"  {label:28s} {statistics.median(values):6.2f} s   ({min(values):.2f}-{max(values):.2f}){goal}"
+        )
+
+
+if __name__ == "__main__":
+    main()
