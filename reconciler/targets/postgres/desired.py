@@ -1,0 +1,487 @@
+"""The desired registry state of one repository revision, built from plain data.
+
+Input is the registry config as a dict and the entry files as (path, {"claims", "server"}) pairs, so this
+module is usable (and testable) without the rest of the pipeline. Rows are filled the way a publish to
+the managed source fills them in ToolHive Registry Server v1.2.0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from reconciler.targets.postgres.errors import DesiredStateError
+
+PUBLISHER_PROVIDED = "io.modelcontextprotocol.registry/publisher-provided"
+SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
+# Sources whose content the registry server fetches on a schedule.
+SCHEDULED_TYPES = ("git", "api", "file")
+DEFAULT_MAX_META_SIZE = 262144
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, sort_keys=True)
+
+
+def canonical_json(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+def digest(value: Any) -> str:
+    return hashlib.blake2b(canonical_json(value).encode(), digest_size=16).hexdigest()
+
+
+def content_digest(value: Any) -> str:
+    """Digest of parsed file content, cheap enough for 10,000 entries per run.
+
+    marshal format 2 (no back-references, so equal data always gives equal bytes) is several times
+    faster than canonical JSON. It keeps key order, so a file whose keys were only reordered gets a new
+    digest; the planner then compares row digests and finds nothing to write. Data marshal cannot encode
+    (e.g. dates parsed from YAML) falls back to canonical JSON.
+    """
+    try:
+        raw = marshal.dumps(value, 2)
+    except ValueError:
+        raw = _ENCODER.encode(_jsonable(value)).encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def claims_digest(claims: Mapping[str, Any] | None) -> str:
+    """Digest of a claim set, independent of key order (claims are a flat map of strings / string lists)."""
+    if not claims:
+        return "none"
+    return content_digest(sorted(claims.items()))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _is_map(value: Any) -> bool:
+    # dict first: parsed documents are dicts, and the Mapping ABC check is slow at 10,000 entries
+    return isinstance(value, dict | Mapping)
+
+
+def claims_or_none(claims: Any) -> dict[str, Any] | None:
+    """Claims as stored: an empty map is SQL NULL."""
+    if not claims or not _is_map(claims):
+        return None
+    return claims if isinstance(claims, dict) else dict(claims)
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    name: str
+    source_type: str
+    source_config: dict[str, Any] | None
+    filter_config: dict[str, Any] | None
+    sync_seconds: float | None
+    syncable: bool
+    claims: dict[str, Any] | None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "source_type": self.source_type,
+            "source_config": self.source_config,
+            "filter_config": self.filter_config,
+            "sync_schedule": self.sync_seconds,
+            "syncable": self.syncable,
+            "claims": self.claims,
+        }
+
+
+@dataclass(frozen=True)
+class RegistryRow:
+    name: str
+    claims: dict[str, Any] | None
+    sources: tuple[str, ...]  # in priority order; index = registry_source.position
+
+    def fields(self) -> dict[str, Any]:
+        return {"claims": self.claims, "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    registry_type: str
+    pkg_registry_url: str
+    pkg_identifier: str
+    pkg_version: str
+    runtime_hint: str | None
+    runtime_arguments: list[str]
+    package_arguments: list[str]
+    sha256_hash: str | None
+    transport: str
+    transport_url: str | None
+    env_vars: list[Any]
+    transport_headers: list[Any]
+
+
+@dataclass(frozen=True)
+class RemoteRow:
+    transport: str
+    transport_url: str
+    transport_headers: list[Any]
+
+
+@dataclass(frozen=True)
+class IconRow:
+    source_uri: str
+    mime_type: str
+    theme: str
+
+
+@dataclass(frozen=True)
+class VersionRows:
+    """Everything one name@version writes below its entry."""
+
+    title: str | None
+    description: str | None
+    website: str | None
+    server_meta: dict[str, Any] | None
+    repository_url: str | None
+    repository_id: str | None
+    repository_subfolder: str | None
+    repository_type: str | None
+    packages: tuple[PackageRow, ...]
+    remotes: tuple[RemoteRow, ...]
+    icons: tuple[IconRow, ...]
+
+    def field_groups(self) -> dict[str, Any]:
+        """The fields a plan names when they change."""
+        return {
+            "title": self.title,
+            "description": self.description,
+            "website": self.website,
+            "repository": [
+                self.repository_url,
+                self.repository_id,
+                self.repository_subfolder,
+                self.repository_type,
+            ],
+            "meta": self.server_meta,
+            "packages": [p.__dict__ for p in self.packages],
+            "remotes": [r.__dict__ for r in self.remotes],
+            "icons": [i.__dict__ for i in self.icons],
+        }
+
+    def field_digests(self) -> dict[str, str]:
+        return {key: digest(value) for key, value in self.field_groups().items()}
+
+
+class VersionSpec:
+    """One name@version from one entry file. Rows are derived only for versions whose digest changed.
+
+    A plain class with hand-made caches: functools.cached_property takes a lock per access on Python
+    3.11, which shows at 10,000 entries per plan."""
+
+    __slots__ = ("_digest", "_rows", "file_digest", "max_meta_size", "name", "path", "server", "version")
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        path: str,
+        server: Mapping[str, Any],
+        max_meta_size: int = DEFAULT_MAX_META_SIZE,
+        file_digest: str | None = None,
+    ) -> None:
+        self.name, self.version, self.path, self.server = name, version, path, server
+        self.max_meta_size = max_meta_size
+        # digest of the file the entry came from (the pipeline computes it anyway) + document index
+        self.file_digest = file_digest
+        # A file digest costs nothing; it also changes when only the claims or formatting change, and
+        # the planner then compares rows and finds nothing to write.
+        self._digest: str | None = f"file:{file_digest}" if file_digest else None
+        self._rows: VersionRows | None = None
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = content_digest(self.server)
+        return self._digest
+
+    @property
+    def rows(self) -> VersionRows:
+        if self._rows is None:
+            self._rows = version_rows(self.path, self.server, self.max_meta_size)
+        return self._rows
+
+
+@dataclass
+class EntrySpec:
+    name: str
+    claims: dict[str, Any] | None
+    claims_path: str
+    versions: dict[str, VersionSpec] = field(default_factory=dict)
+    _claims_digest: str | None = field(default=None, repr=False)
+
+    @property
+    def claims_digest(self) -> str:
+        # computed on first use: a settled no-op plan never needs it
+        if self._claims_digest is None:
+            self._claims_digest = claims_digest(self.claims)
+        return self._claims_digest
+
+
+@dataclass
+class DesiredState:
+    sources: dict[str, SourceRow]
+    registries: dict[str, RegistryRow]
+    managed_source: str | None
+    entries: dict[str, EntrySpec]
+    _digest: str | None = field(default=None, repr=False)
+
+    @cached_property
+    def config_digest(self) -> str:
+        return digest(
+            {
+                "sources": {n: s.fields() for n, s in sorted(self.sources.items())},
+                "registries": {n: r.fields() for n, r in sorted(self.registries.items())},
+            }
+        )
+
+    def digest(self) -> str:
+        """One digest over everything this state writes (computed once)."""
+        if self._digest is None:
+            self._digest = self._compute_digest()
+        return self._digest
+
+    def _compute_digest(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(self.config_digest.encode())
+        for name in sorted(self.entries):
+            entry = self.entries[name]
+            h.update(b"\0" + name.encode() + b"\0" + entry.claims_digest.encode())
+            for version in sorted(entry.versions):
+                h.update(b"\1" + version.encode() + b"\1" + entry.versions[version].digest.encode())
+        return h.hexdigest()
+
+    def version_count(self) -> int:
+        return sum(len(e.versions) for e in self.entries.values())
+
+
+# --- registry config -> source / registry rows -------------------------------------------------------
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration_seconds(text: str) -> float:
+    """Seconds in a Go duration string such as "30m" or "1h30m" (the syncPolicy.interval format)."""
+    s = text.strip()
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    while pos < len(s):
+        match = _DURATION_PART.match(s, pos)
+        if match is None:
+            raise ValueError(f"not a duration: {text!r}")
+        total += float(match.group(1)) * _DURATION_UNIT[match.group(2)]
+        pos = match.end()
+    if not s:
+        raise ValueError(f"not a duration: {text!r}")
+    return sign * total
+
+
+def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
+    name = source.get("name")
+    if not isinstance(name, str) or not name:
+        raise DesiredStateError(f"registry config: sources[{index}] has no name")
+    types = [t for t in SOURCE_TYPES if t in source]
+    if len(types) != 1:
+        raise DesiredStateError(
+            f"registry config: source {name!r} must have exactly one of {', '.join(SOURCE_TYPES)}"
+        )
+    source_type = types[0]
+    block = source.get(source_type)
+    sync_seconds = None
+    if source_type in SCHEDULED_TYPES:
+        interval = (source.get("syncPolicy") or {}).get("interval")
+        if isinstance(interval, str):
+            try:
+                sync_seconds = go_duration_seconds(interval)
+            except ValueError as exc:
+                raise DesiredStateError(f"registry config: source {name!r}: {exc}") from None
+    filter_config = source.get("filter")
+    return SourceRow(
+        name=name,
+        source_type=source_type,
+        source_config=dict(block) if isinstance(block, Mapping) else {},
+        filter_config=dict(filter_config) if isinstance(filter_config, Mapping) and filter_config else None,
+        sync_seconds=sync_seconds,
+        syncable=source_type in SCHEDULED_TYPES,
+        claims=claims_or_none(source.get("claims")),
+    )
+
+
+def config_rows(config: Mapping[str, Any] | None) -> tuple[dict[str, SourceRow], dict[str, RegistryRow]]:
+    config = config or {}
+    sources: dict[str, SourceRow] = {}
+    for index, raw in enumerate(config.get("sources") or []):
+        if not isinstance(raw, Mapping):
+            raise DesiredStateError(f"registry config: sources[{index}] is not a mapping")
+        row = source_row(index, raw)
+        if row.name in sources:
+            raise DesiredStateError(f"registry config: source {row.name!r} is declared twice")
+        sources[row.name] = row
+    registries: dict[str, RegistryRow] = {}
+    for index, raw in enumerate(config.get("registries") or []):
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+            raise DesiredStateError(f"registry config: registries[{index}] has no name")
+        names = tuple(str(s) for s in raw.get("sources") or [])
+        unknown = [s for s in names if s not in sources]
+        if unknown:
+            raise DesiredStateError(
+                f"registry config: registry {raw['name']!r} references unknown source {unknown[0]!r}"
+            )
+        if raw["name"] in registries:
+            raise DesiredStateError(f"registry config: registry {raw['name']!r} is declared twice")
+        registries[raw["name"]] = RegistryRow(raw["name"], claims_or_none(raw.get("claims")), names)
+    return sources, registries
+
+
+# --- entry files -> version rows ---------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _argument_names(arguments: Any) -> list[str]:
+    # v1.2.0 keeps only each argument's `name` (positional arguments have none): lossy by design there.
+    return [str(a.get("name") or "") if isinstance(a, Mapping) else "" for a in _list(arguments)]
+
+
+def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> VersionRows:
+    where = f"{path} ({server.get('name')}@{server.get('version')})"
+    meta = server.get("_meta")
+    publisher = meta.get(PUBLISHER_PROVIDED) if isinstance(meta, Mapping) else None
+    server_meta = dict(publisher) if isinstance(publisher, Mapping) and publisher else None
+    if server_meta is not None:
+        size = len(json.dumps(server_meta, separators=(",", ":")).encode())
+        if size > max_meta_size:
+            raise DesiredStateError(
+                f"{where}: publisher-provided metadata size {size} bytes exceeds maximum allowed size of "
+                f"{max_meta_size} bytes"
+            )
+    repository = server.get("repository")
+    repository = repository if isinstance(repository, Mapping) else {}
+
+    packages: dict[tuple[str, str, str], PackageRow] = {}
+    for raw in _list(server.get("packages")):
+        if not isinstance(raw, Mapping):
+            continue
+        transport: Mapping[str, Any] = raw["transport"] if _is_map(raw.get("transport")) else {}
+        row = PackageRow(
+            registry_type=str(raw.get("registryType") or ""),
+            pkg_registry_url=str(raw.get("registryBaseUrl") or ""),
+            pkg_identifier=str(raw.get("identifier") or ""),
+            pkg_version=str(raw.get("version") or ""),
+            runtime_hint=_text(raw.get("runtimeHint")),
+            runtime_arguments=_argument_names(raw.get("runtimeArguments")),
+            package_arguments=_argument_names(raw.get("packageArguments")),
+            sha256_hash=_text(raw.get("fileSha256")),
+            transport=str(transport.get("type") or ""),
+            transport_url=_text(transport.get("url")),
+            env_vars=_list(raw.get("environmentVariables")),
+            transport_headers=_list(transport.get("headers")),
+        )
+        key = (row.registry_type, row.pkg_identifier, row.transport)
+        if key in packages:
+            raise DesiredStateError(f"{where}: package {'/'.join(key)} appears twice")
+        packages[key] = row
+
+    remotes: dict[tuple[str, str], RemoteRow] = {}
+    for raw in _list(server.get("remotes")):
+        if not isinstance(raw, Mapping):
+            continue
+        remote = RemoteRow(str(raw.get("type") or ""), str(raw.get("url") or ""), _list(raw.get("headers")))
+        key2 = (remote.transport, remote.transport_url)
+        if key2 in remotes:
+            raise DesiredStateError(f"{where}: remote {' '.join(key2)} appears twice")
+        remotes[key2] = remote
+
+    icons: dict[IconRow, None] = {}
+    for raw in _list(server.get("icons")):
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("src"), str):
+            continue
+        theme = "DARK" if str(raw.get("theme") or "").lower() == "dark" else "LIGHT"
+        icons.setdefault(IconRow(raw["src"], str(raw.get("mimeType") or ""), theme))
+
+    return VersionRows(
+        title=_text(server.get("title")),
+        description=_text(server.get("description")),
+        website=_text(server.get("websiteUrl")),
+        server_meta=server_meta,
+        repository_url=_text(repository.get("url")),
+        repository_id=_text(repository.get("id")),
+        repository_subfolder=_text(repository.get("subfolder")),
+        repository_type=_text(repository.get("source")),
+        packages=tuple(packages.values()),
+        remotes=tuple(remotes.values()),
+        icons=tuple(icons),
+    )
+
+
+EntryItem = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], str | None]
+
+
+def build_desired(config: Mapping[str, Any] | None, entries: Iterable[EntryItem]) -> DesiredState:
+    """The desired state of one revision: config rows, and every entry file as a publish to the one
+    managed source. Entries are (path, {"claims", "server"}) or (path, data, file digest). Raises
+    DesiredStateError listing every problem found."""
+    sources, registries = config_rows(config)
+    managed = [s.name for s in sources.values() if s.source_type == "managed"]
+    if len(managed) > 1:
+        raise DesiredStateError(f"at most one managed source is allowed, found {len(managed)}")
+    database = (config or {}).get("database")
+    max_meta = DEFAULT_MAX_META_SIZE
+    if isinstance(database, Mapping) and isinstance(database.get("maxMetaSize"), int):
+        max_meta = database["maxMetaSize"]
+
+    problems: list[str] = []
+    specs: dict[str, EntrySpec] = {}
+    for item in entries:
+        path, data = item[0], item[1]
+        file_digest = item[2] if len(item) > 2 else None
+        server = data.get("server") if _is_map(data) else None
+        if server is None or not _is_map(server):
+            problems.append(f"{path}: no server")
+            continue
+        name, version = server.get("name"), server.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            problems.append(f"{path}: server has no name or version")
+            continue
+        claims = claims_or_none(data.get("claims"))
+        entry = specs.get(name)
+        if entry is None:
+            entry = specs[name] = EntrySpec(name, claims, path)
+        elif entry.claims != claims:
+            # The registry server rejects a later version whose claims differ (409 claims mismatch).
+            problems.append(f"{path}: claims of {name} differ from those in {entry.claims_path}")
+            continue
+        if version in entry.versions:
+            problems.append(f"{path}: {name}@{version} is also defined in {entry.versions[version].path}")
+            continue
+        entry.versions[version] = VersionSpec(name, version, path, server, max_meta, file_digest)
+    if specs and not managed:
+        problems.append("the registry config declares no managed source to publish the entries into")
+    if problems:
+        raise DesiredStateError("cannot build the registry state:\n  " + "\n  ".join(problems))
+    return DesiredState(sources, registries, managed[0] if managed else None, specs)

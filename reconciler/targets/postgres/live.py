@@ -1,0 +1,245 @@
+"""What the database holds now: the registry server's rows that concern us, and our bookkeeping.
+
+Reads are shaped for the incremental path: the only large read is our inventory (one row per version we
+wrote); drift made by others (rows deleted, claims changed through the API, a missing latest pointer) is
+found by joins in SQL, so a no-op plan of 10,000 entries stays cheap.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from reconciler.targets.postgres.schema import SchemaInfo, SchemaKind
+
+# Bump when the mapping from entry files to rows changes: revisions applied before are then compared in
+# full once instead of being trusted.
+ROW_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    id: uuid.UUID
+    name: str
+    creation_type: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LiveRegistry:
+    id: uuid.UUID
+    name: str
+    creation_type: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OwnedEntry:
+    entry_id: uuid.UUID
+    claims_digest: str  # of the claims as we wrote them
+    missing: bool  # deleted by someone else since
+    drifted: bool  # claims changed by someone else since
+
+
+class OwnedVersion(NamedTuple):
+    """A version in our inventory. Its row id and path are read later, only for versions a plan
+    touches (`version_rows_of`): 10,000 ids parsed on every run would be most of a no-op's cost."""
+
+    digest: str
+    missing: bool  # deleted by someone else since
+
+
+@dataclass
+class LiveState:
+    schema: SchemaInfo
+    sources: dict[str, LiveSource] = field(default_factory=dict)
+    registries: dict[str, LiveRegistry] = field(default_factory=dict)
+    owned_sources: dict[str, uuid.UUID] = field(default_factory=dict)
+    owned_registries: dict[str, uuid.UUID] = field(default_factory=dict)
+    # managed sources in the database: name -> creation_type
+    managed_sources: dict[str, str] = field(default_factory=dict)
+    owned_entries: dict[str, OwnedEntry] = field(default_factory=dict)
+    owned_versions: dict[tuple[str, str], OwnedVersion] = field(default_factory=dict)
+    # entries in the managed source that we did not create: name -> id
+    foreign_entries: dict[str, uuid.UUID] = field(default_factory=dict)
+    # owned entries without a latest pointer
+    latest_missing: set[str] = field(default_factory=set)
+    last_revision: str | None = None
+    last_digest: str | None = None
+    # The Git revision being planned was applied last and nothing we wrote has been touched since:
+    # per-row inventory was not read, as every entry is known to be in place.
+    settled: bool = False
+
+    def managed_source_id(self, name: str | None) -> uuid.UUID | None:
+        source = self.sources.get(name) if name else None
+        return source.id if source is not None and source.fields["source_type"] == "managed" else None
+
+
+def load(
+    conn: Any,
+    schema: SchemaInfo,
+    managed_name: str | None,
+    revision: str | None = None,
+    version_count: int | None = None,
+    desired_digest: Callable[[], str] | None = None,
+) -> LiveState:
+    """Read the live state. When the last apply was of this `revision` (a Git commit) or of content with
+    this `desired_digest`, first check in one query whether everything we wrote is still in place; if
+    so, skip the per-row reads."""
+    live = LiveState(schema)
+    if schema.kind is SchemaKind.EMPTY:
+        return live
+    for sid, name, ctype, stype, sconfig, fconfig, seconds, syncable, claims in conn.execute(
+        "SELECT id, name, creation_type::text, source_type, source_config, filter_config,"
+        " extract(epoch FROM sync_schedule)::float8, syncable, claims FROM source"
+    ):
+        live.sources[name] = LiveSource(
+            sid,
+            name,
+            ctype,
+            {
+                "source_type": stype,
+                "source_config": sconfig,
+                "filter_config": fconfig,
+                "sync_schedule": seconds,
+                "syncable": syncable,
+                "claims": claims,
+            },
+        )
+        if stype == "managed":
+            live.managed_sources[name] = ctype
+    for rid, name, ctype, claims, sources in conn.execute(
+        "SELECT r.id, r.name, r.creation_type::text, r.claims,"
+        " coalesce(array_agg(s.name ORDER BY rs.position, s.name) FILTER (WHERE s.name IS NOT NULL), '{}')"
+        " FROM registry r LEFT JOIN registry_source rs ON rs.registry_id = r.id"
+        " LEFT JOIN source s ON s.id = rs.source_id GROUP BY r.id"
+    ):
+        live.registries[name] = LiveRegistry(rid, name, ctype, {"claims": claims, "sources": list(sources)})
+    if not schema.bookkeeping:
+        managed_id = live.managed_source_id(managed_name)
+        if managed_id is not None:
+            _load_foreign_entries(conn, live, managed_id, bookkeeping=False)
+        return live
+
+    row = conn.execute("SELECT revision, digest, row_format FROM mcp_gitops.state").fetchone()
+    if row and row[2] == ROW_FORMAT:
+        live.last_revision, live.last_digest = row[0], row[1]
+    same = (revision is not None and revision == live.last_revision) or (
+        desired_digest is not None and live.last_digest is not None and desired_digest() == live.last_digest
+    )
+    if (
+        same
+        and version_count is not None
+        and _untouched(conn, live.managed_source_id(managed_name), version_count)
+    ):
+        live.settled = True
+        return live
+    live.owned_sources = dict(conn.execute("SELECT name, source_id FROM mcp_gitops.owned_source").fetchall())
+    live.owned_registries = dict(
+        conn.execute("SELECT name, registry_id FROM mcp_gitops.owned_registry").fetchall()
+    )
+    # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL.
+    rows = conn.execute(
+        "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims"
+        " FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
+    ).fetchall()
+    live.owned_entries = {n: OwnedEntry(i, d, m, bool(x) and not m) for n, i, d, m, x in rows}
+    rows = conn.execute(
+        "SELECT o.name, o.version, o.digest, ev.id IS NULL"
+        " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
+    ).fetchall()
+    live.owned_versions = {(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows}
+    managed_id = live.managed_source_id(managed_name)
+    if managed_id is not None:
+        _load_foreign_entries(conn, live, managed_id, bookkeeping=True)
+        live.latest_missing = {
+            r[0]
+            for r in conn.execute(
+                "SELECT o.name FROM mcp_gitops.owned_entry o JOIN registry_entry e ON e.id = o.entry_id"
+                " WHERE NOT EXISTS (SELECT 1 FROM latest_entry_version l"
+                " WHERE l.source_id = %s AND l.name = o.name)",
+                [managed_id],
+            )
+        }
+    return live
+
+
+def _untouched(conn: Any, managed_id: uuid.UUID | None, version_count: int) -> bool:
+    """Every version and entry we recorded is present, unchanged in claims, with a latest pointer, and
+    the inventory holds exactly the versions the revision has (so nothing was left unpruned)."""
+    if managed_id is None:
+        return False
+    owned, missing, drifted, pointerless = conn.execute(
+        "SELECT (SELECT count(*) FROM mcp_gitops.owned_version),"
+        " (SELECT count(*) FROM mcp_gitops.owned_version o"
+        "   WHERE NOT EXISTS (SELECT 1 FROM entry_version ev WHERE ev.id = o.version_id)),"
+        " (SELECT count(*) FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
+        "   WHERE e.id IS NULL OR e.claims IS DISTINCT FROM o.claims),"
+        " (SELECT count(*) FROM mcp_gitops.owned_entry o WHERE NOT EXISTS"
+        "   (SELECT 1 FROM latest_entry_version l WHERE l.source_id = %s AND l.name = o.name))",
+        [managed_id],
+    ).fetchone()
+    return bool(owned == version_count and not (missing or drifted or pointerless))
+
+
+def _load_foreign_entries(conn: Any, live: LiveState, managed_id: uuid.UUID, *, bookkeeping: bool) -> None:
+    query = "SELECT e.name, e.id FROM registry_entry e WHERE e.source_id = %s AND e.entry_type = 'MCP'"
+    if bookkeeping:
+        query += " AND NOT EXISTS (SELECT 1 FROM mcp_gitops.owned_entry o WHERE o.entry_id = e.id)"
+    live.foreign_entries = dict(conn.execute(query, [managed_id]).fetchall())
+
+
+def claims_of(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any] | None]:
+    """Current claims of the given entries (only those a plan shows)."""
+    if not ids:
+        return {}
+    return dict(conn.execute("SELECT id, claims FROM registry_entry WHERE id = ANY(%s)", [ids]).fetchall())
+
+
+def versions_of(
+    conn: Any, managed_id: uuid.UUID, names: list[str]
+) -> tuple[dict[str, dict[str, uuid.UUID]], dict[str, str]]:
+    """For the given names in the managed source: every version present (ours or not) and the current
+    latest pointer."""
+    present: dict[str, dict[str, uuid.UUID]] = {}
+    if not names:
+        return present, {}
+    for name, version, vid in conn.execute(
+        "SELECT e.name, ev.version, ev.id FROM entry_version ev JOIN registry_entry e ON e.id = ev.entry_id"
+        " WHERE e.source_id = %s AND e.entry_type = 'MCP' AND e.name = ANY(%s)",
+        [managed_id, names],
+    ).fetchall():
+        present.setdefault(name, {})[version] = vid
+    latest = dict(
+        conn.execute(
+            "SELECT name, version FROM latest_entry_version WHERE source_id = %s AND name = ANY(%s)",
+            [managed_id, names],
+        ).fetchall()
+    )
+    return present, latest
+
+
+def version_rows_of(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[uuid.UUID, str]]:
+    """Row id and file path of the given versions in our inventory."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT o.name, o.version, o.version_id, o.path FROM mcp_gitops.owned_version o"
+        " JOIN unnest(%s::text[], %s::text[]) AS k(name, version) USING (name, version)",
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    ).fetchall()
+    return {(n, v): (i, p) for n, v, i, p in rows}
+
+
+def field_digests(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
+    """Recorded per-field digests of the given versions, to name what changed."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT o.name, o.version, o.field_digests FROM mcp_gitops.owned_version o"
+        " JOIN unnest(%s::text[], %s::text[]) AS k(name, version) USING (name, version)",
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    )
+    return {(n, v): d for n, v, d in rows}
