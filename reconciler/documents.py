@@ -37,7 +37,10 @@ class Document:
     index: int = 0  # 0-based position within a multi-document file
     line: int = 1  # 1-based line where this document's text starts in the file
     kind: str = "Unknown"
-    model: Any = None  # the strict model, when the schema check passed
+    # Whether the schema check passed. The model instances themselves are not kept: nothing downstream
+    # needs them (policies and targets read `data`), and on a large repository they are a quarter of
+    # the peak memory.
+    valid: bool = False
     digest: str = ""  # sha256 of the whole file
     text: str = field(default="", repr=False)
     _tree: Any = field(default=None, repr=False)

@@ -49,7 +49,7 @@ class Repository:
     def valid(self, kind: str) -> list[Document]:
         """Documents of `kind` that passed their schema check."""
         pool = self.entries if kind == ENTRY else self.manifests
-        return [d for d in pool if d.kind == kind and d.model is not None]
+        return [d for d in pool if d.kind == kind and d.valid]
 
 
 def entry_key(doc: Document) -> str | None:
@@ -92,7 +92,7 @@ class _Loader:
     def check(self, doc: Document, kind: str, prefix: tuple[str | int, ...] = ()) -> None:
         doc.kind = kind
         result = schemas.check(kind, doc.data)
-        doc.model = result.model
+        doc.valid = result.model is not None
         for problem in result.problems:
             line, column = doc.locate(prefix + tuple(problem.path), key=problem.at_key)
             where = format_field_path(problem.path)

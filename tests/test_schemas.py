@@ -179,10 +179,10 @@ def test_sample_repo_validates_against_the_models(sample_repo: Path) -> None:
 
     repo = load_repository(open_source(sample_repo))
     assert [f for f in repo.findings if f.rule == "schema"] == []
-    assert repo.config is not None and repo.config.model is not None
+    assert repo.config is not None and repo.config.valid
     kinds = sorted(d.kind for d in repo.manifests)
     assert kinds == ["MCPGroup", "MCPServer", "VirtualMCPServer"]
-    assert len(repo.entries) >= 6 and all(d.model is not None for d in repo.entries)
+    assert len(repo.entries) >= 6 and all(d.valid for d in repo.entries)
 
 
 def test_a_planted_typo_is_reported_at_its_line(repo_copy: Path) -> None:

@@ -42,7 +42,7 @@ def _identity(doc: Document, namespace: str) -> str | None:
 
 def _documents_of(repo: Repository, kind: str) -> list[Document]:
     if kind == CONFIG:
-        return [repo.config] if repo.config is not None and repo.config.model is not None else []
+        return [repo.config] if repo.config is not None and repo.config.valid else []
     return repo.valid(kind)
 
 
@@ -51,7 +51,7 @@ class _Evaluator:
         self.repo = repo
         self.inputs = inputs
         self.policies = policies
-        self.config = repo.config.data if repo.config is not None and repo.config.model is not None else None
+        self.config = repo.config.data if repo.config is not None and repo.config.valid else None
         self.current: Document | None = None
         self.functions = build_functions(
             self.config, EntryIndex(repo.valid(ENTRY)), repo.settings.namespace, self.current_document
@@ -63,7 +63,7 @@ class _Evaluator:
         if inputs.base is not None:
             for doc in inputs.base.documents():
                 key = _identity(doc, inputs.base.settings.namespace)
-                if key is not None and doc.model is not None:
+                if key is not None and doc.valid:
                     self.old[key] = doc.data
 
     def current_document(self) -> Document:

@@ -1,0 +1,392 @@
+"""`mcp-gitops run`: the reconcile daemon (reconciler/daemon/).
+
+Keeps the registry database and the cluster equal to a Git branch (or a local folder), with health,
+readiness, metrics and status endpoints, GitHub push webhooks and leader election. `--once` runs a
+single cycle and exits with its outcome: 0 applied or nothing to do, 1 not applied (validation errors,
+or interrupted), 2 error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.commands.common import EXIT_ERROR
+
+WEBHOOK_SECRET_ENV = "MCP_GITOPS_WEBHOOK_SECRET"
+GIT_TOKEN_ENV = "MCP_GITOPS_GIT_TOKEN"
+REDIS_URL_ENV = "MCP_GITOPS_REDIS_URL"
+REDIS_PASSWORD_ENV = "MCP_GITOPS_REDIS_PASSWORD"
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from reconciler.daemon.config import parse_duration
+
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = Duration()
+
+
+def _read_secret_file(path: str | None, env_name: str) -> str | None:
+    from reconciler.daemon.logs import add_secret
+
+    value: str | None = None
+    if path:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
+    elif os.environ.get(env_name):
+        value = os.environ[env_name].strip()
+    add_secret(value)
+    return value or None
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        return host or "0.0.0.0", int(port)
+    except ValueError:
+        raise click.UsageError(f"--listen {value!r}: expected HOST:PORT or :PORT") from None
+
+
+@click.command()
+@click.argument("source", default=".")
+@click.option("--branch", default="main", show_default=True, help="Branch to follow (remote repositories).")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the Git mirror (and an embedded PostgreSQL, if used) live. Default $MCP_GITOPS_STATE_DIR "
+    "or $XDG_STATE_HOME/mcp-gitops.",
+)
+@click.option("--interval", type=DURATION, default="60s", show_default=True, help="Poll interval.")
+@click.option(
+    "--jitter", type=float, default=0.1, show_default=True, help="Interval jitter, as a fraction (+/-)."
+)
+@click.option(
+    "--resync-interval",
+    type=DURATION,
+    default="10m",
+    show_default=True,
+    help="Validate and apply an unchanged revision this often anyway (corrects drift in the targets).",
+)
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Watch a local folder or local bare repository for changes (inotify) besides polling.",
+)
+@click.option(
+    "--once", is_flag=True, help="Run one cycle and exit with its outcome (0 ok, 1 not applied, 2 error)."
+)
+@click.option(
+    "--listen",
+    default=":8080",
+    show_default=True,
+    help="HOST:PORT for /healthz /readyz /metrics /status /webhook.",
+)
+@click.option(
+    "--webhook-secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"GitHub webhook secret (else ${WEBHOOK_SECRET_ENV}); without one the webhook is disabled.",
+)
+@click.option(
+    "--git-token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"HTTPS token (else ${GIT_TOKEN_ENV}).",
+)
+@click.option("--git-username", default="git", show_default=True, help="User name sent with the token.")
+@click.option(
+    "--git-ssh-key-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SSH private key for ssh:// remotes.",
+)
+@click.option(
+    "--git-known-hosts-file", type=click.Path(dir_okay=False), default=None, help="known_hosts for SSH."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=click.Choice(["registry", "cluster"]),
+    help="Targets to reconcile (repeatable). Default: both; cluster skipped when none is configured.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    help="Registry database (no password in it); else as `apply`.",
+)
+@click.option(
+    "--password-file", type=click.Path(dir_okay=False), default=None, help="Database password file."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Cluster credentials (else in-cluster).",
+)
+@click.option("--context", "kube_context", default=None, help="Kubeconfig context.")
+@click.option("--force-conflicts", is_flag=True, help="Take over fields other field managers own.")
+@click.option(
+    "--prune/--no-prune", default=None, help="Prune what left the repository (default: settings file)."
+)
+@click.option(
+    "--session-health",
+    is_flag=True,
+    help="Measure Redis session health of the servers the manifests declare (implied by --redis-url).",
+)
+@click.option(
+    "--redis-url",
+    default=None,
+    help=f"Dial this Redis instead of the manifests' addresses (else ${REDIS_URL_ENV}).",
+)
+@click.option(
+    "--redis-password-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"Redis password (else ${REDIS_PASSWORD_ENV}, else the passwordRef Secret).",
+)
+@click.option(
+    "--leader-election",
+    type=click.Choice(["auto", "lease", "postgres", "none"]),
+    default="auto",
+    show_default=True,
+    help="auto: a Lease when running in a cluster, else a PostgreSQL advisory lock given --database-url.",
+)
+@click.option("--lease-name", default="mcp-gitops-leader", show_default=True)
+@click.option("--lease-namespace", default=None, help="Default: the pod's namespace.")
+@click.option(
+    "--identity", default=None, help="This replica's name in the election (default: hostname + random)."
+)
+@click.option("--lease-duration", type=DURATION, default="35s", show_default=True)
+@click.option("--renew-deadline", type=DURATION, default="30s", show_default=True)
+@click.option("--retry-period", type=DURATION, default="5s", show_default=True)
+@click.option(
+    "--shutdown-grace",
+    type=DURATION,
+    default="25s",
+    show_default=True,
+    help="Time to finish a cycle on SIGTERM.",
+)
+@click.option(
+    "--retry-base", type=DURATION, default="5s", show_default=True, help="First backoff after a failed cycle."
+)
+@click.option("--retry-max", type=DURATION, default="3m", show_default=True, help="Backoff cap.")
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+@click.option(
+    "--debug-pause-at", default=None, hidden=True, help="PHASE=SECONDS: sleep in the registry apply (tests)."
+)
+def run(**opts: Any) -> None:
+    """Keep the registry and the cluster equal to SOURCE: a Git URL (https, ssh, file://), a local bare
+    repository, or a local folder (watched for changes)."""
+    from reconciler.daemon import logs
+
+    logs.configure(opts["log_level"])
+    try:
+        daemon = build_daemon(opts)
+    except click.UsageError:
+        raise
+    except Exception as exc:
+        click.echo(f"mcp-gitops: error: {logs.scrub(str(exc))}", err=True)
+        sys.exit(EXIT_ERROR)
+    _install_signal_handlers(daemon)
+    if opts["once"]:
+        from reconciler.daemon.status import EXIT_CODES
+
+        record = daemon.run_once()
+        for target in daemon.targets:
+            target.close()
+        sys.exit(EXIT_CODES[record.outcome])
+    sys.exit(daemon.serve())
+
+
+def _install_signal_handlers(daemon: Any) -> None:
+    import logging
+
+    grace = daemon.config.shutdown_grace
+
+    def watchdog() -> None:
+        if not daemon.wait_stopped(grace):
+            # Past the grace period the kubelet sends SIGKILL anyway; exiting now closes the database
+            # connection, and PostgreSQL rolls the open apply transaction back.
+            logging.getLogger("reconciler.daemon").error("shutdown grace period exceeded; exiting now")
+            os._exit(EXIT_ERROR)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        daemon.stop(f"signal {signal.Signals(signum).name}")
+        threading.Thread(target=watchdog, name="shutdown-watchdog", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def build_daemon(opts: dict[str, Any]) -> Any:
+    from reconciler.daemon.backoff import Backoff
+    from reconciler.daemon.config import DaemonConfig, ElectionSettings, default_identity, default_state_dir
+    from reconciler.daemon.gitsync import GitCredentials, GitMirror, LocalFolder, is_remote
+    from reconciler.daemon.runner import Daemon, ensure_state_dir
+    from reconciler.daemon.steps import ClusterStep, RegistryStep, SessionsStep
+    from reconciler.targets import TargetOptions
+
+    state_dir = ensure_state_dir(opts["state_dir"] or default_state_dir())
+    secret = _read_secret_file(opts["webhook_secret_file"], WEBHOOK_SECRET_ENV)
+    host, port = _listen(opts["listen"])
+    pause_at = None
+    if opts["debug_pause_at"]:
+        phase, _, seconds = opts["debug_pause_at"].partition("=")
+        pause_at = (phase, float(seconds or 1))
+    election = ElectionSettings(
+        mode="none" if opts["once"] else opts["leader_election"],
+        identity=opts["identity"] or default_identity(),
+        lease_name=opts["lease_name"],
+        lease_namespace=opts["lease_namespace"],
+        lease_duration=opts["lease_duration"],
+        renew_deadline=opts["renew_deadline"],
+        retry_period=opts["retry_period"],
+    )
+    config = DaemonConfig(
+        source=opts["source"],
+        branch=opts["branch"],
+        state_dir=state_dir,
+        interval=opts["interval"],
+        jitter=opts["jitter"],
+        resync_interval=opts["resync_interval"],
+        listen_host=host,
+        listen_port=port,
+        webhook_secret=secret.encode() if secret else None,
+        shutdown_grace=opts["shutdown_grace"],
+        failure_backoff=Backoff(base=opts["retry_base"], factor=2.0, cap=opts["retry_max"]),
+        election=election,
+        targets=tuple(opts["targets"]) or ("registry", "cluster"),
+        redis_url=opts["redis_url"] or os.environ.get(REDIS_URL_ENV),
+        pause_at=pause_at,
+        watch=opts["watch"],
+    )
+    source: GitMirror | LocalFolder
+    if is_remote(config.source):
+        credentials = GitCredentials(
+            username=opts["git_username"],
+            token_file=opts["git_token_file"],
+            token_env=GIT_TOKEN_ENV,
+            ssh_key_file=opts["git_ssh_key_file"],
+            known_hosts_file=opts["git_known_hosts_file"],
+        )
+        credentials.token()  # registers the token with the log scrubber before anything is logged
+        source = GitMirror(config.source, config.branch, state_dir, credentials)
+    else:
+        source = LocalFolder(Path(config.source))
+    targets: list[Any] = []
+    if "registry" in config.targets:
+        targets.append(
+            RegistryStep(
+                TargetOptions(
+                    prune=opts["prune"],
+                    database_url=opts["database_url"],
+                    password_file=opts["password_file"],
+                    state_dir=state_dir / "postgres",
+                )
+            )
+        )
+    if "cluster" in config.targets:
+        from reconciler.targets.cluster import ClusterOptions
+
+        targets.append(
+            ClusterStep(
+                ClusterOptions(
+                    kubeconfig=opts["kubeconfig"],
+                    context=opts["kube_context"],
+                    force_conflicts=opts["force_conflicts"],
+                    prune=opts["prune"],
+                    explicit="cluster" in opts["targets"],
+                )
+            )
+        )
+    sessions = None
+    if config.redis_url or opts["session_health"]:
+        sessions = SessionsStep(
+            redis_url=config.redis_url,
+            password=_read_secret_file(opts["redis_password_file"], REDIS_PASSWORD_ENV),
+            kubeconfig=opts["kubeconfig"],
+            context=opts["kube_context"],
+        )
+    return Daemon(
+        config,
+        source,
+        targets,
+        sessions,
+        elector_factory=_elector_factory(config, opts),
+        serve_http=not opts["once"],
+    )
+
+
+def _elector_factory(config: Any, opts: dict[str, Any]) -> Any:
+    from reconciler.daemon import leader
+    from reconciler.daemon.config import in_cluster, pod_namespace
+
+    election = config.election
+    mode = election.mode
+    database_url = opts["database_url"] or os.environ.get("MCP_GITOPS_DATABASE_URL")
+    if mode == "auto":
+        mode = "lease" if in_cluster() else ("postgres" if database_url else "none")
+    if mode == "none":
+        return None
+    if mode == "postgres":
+        if not database_url:
+            raise click.UsageError(
+                "--leader-election postgres needs --database-url (or $MCP_GITOPS_DATABASE_URL)"
+            )
+        from reconciler.targets.postgres.connection import connect, resolve_target
+
+        db_target = resolve_target(database_url=database_url, password_file=opts["password_file"])
+
+        def postgres(on_change: Any) -> Any:
+            return leader.PostgresLockElector(
+                lambda: connect(db_target, autocommit=True),
+                election.identity,
+                election.retry_period,
+                on_change,
+            )
+
+        return postgres
+    from reconciler.targets.cluster.credentials import connect as kube_connect
+    from reconciler.targets.cluster.credentials import find_cluster, no_cluster_reason
+
+    choice = find_cluster(opts["kubeconfig"], opts["kube_context"])
+    if choice is None:
+        raise click.UsageError(f"--leader-election lease: {no_cluster_reason(True)}")
+
+    def lease(on_change: Any) -> Any:
+        return leader.LeaseElector(
+            kube_connect(choice, 2),
+            election.lease_namespace or pod_namespace(),
+            election.lease_name,
+            election.identity,
+            election.lease_duration,
+            election.renew_deadline,
+            election.retry_period,
+            on_change,
+        )
+
+    return lease
