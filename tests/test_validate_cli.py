@@ -106,6 +106,7 @@ def test_several_outputs_from_one_run(sample_repo: Path, tmp_path: Path) -> None
         str(sample_repo), "--format", "github", "--output", str(sarif), "--output", f"markdown:{summary}"
     )
     assert code == 0
+    assert output.startswith("::notice file=")  # stdout got the annotations, the files the rest
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert summary.read_text().strip()
 
