@@ -52,11 +52,9 @@ def test_home_kubeconfig_last(clean_env: Path) -> None:
     assert credentials.find_cluster(explicit=False) is None
 
 
-def test_options_from_target_options_fields_or_extra() -> None:
+def test_options_from_target_options() -> None:
     opts = ClusterOptions.from_target_options(
-        TargetOptions(
-            prune=True, allow_empty=True, extra={"kubeconfig": "k", "force_conflicts": True, "wait": True}
-        )
+        TargetOptions(prune=True, allow_empty=True, kubeconfig="k", force_conflicts=True, wait=True)
     )
     assert (opts.kubeconfig, opts.force_conflicts, opts.wait, opts.prune, opts.allow_empty) == (
         "k",

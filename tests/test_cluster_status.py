@@ -109,11 +109,11 @@ def test_kubeconfig_and_context_options(kube: KubeCluster, kube_namespace: str, 
     repo = load(write_repo(tmp_path / "repo", {"s.yaml": server("cfg")}, kube_namespace))
     target = ClusterTarget()
     try:
-        options = TargetOptions(extra={"kubeconfig": str(kube.kubeconfig), "context": kube.context})
+        options = TargetOptions(kubeconfig=str(kube.kubeconfig), context=kube.context)
         plan = target.plan(repo, options)
         assert plan.skipped is None and plan.has_changes
         assert str(kube.kubeconfig) in plan.cluster
-        bad = TargetOptions(extra={"kubeconfig": str(kube.kubeconfig), "context": "no-such-context"})
+        bad = TargetOptions(kubeconfig=str(kube.kubeconfig), context="no-such-context")
         with pytest.raises(TargetError, match="credentials did not load"):
             target.plan(repo, bad)
     finally:
@@ -141,7 +141,7 @@ def test_no_cluster_configured_is_skipped(no_cluster_env: None, tmp_path: Path) 
 def test_no_cluster_is_an_error_when_the_target_is_asked_for(no_cluster_env: None, tmp_path: Path) -> None:
     repo = load(write_repo(tmp_path / "repo", {"s.yaml": server("x")}, "default"))
     with pytest.raises(TargetError, match="no cluster configured"):
-        ClusterTarget().plan(repo, TargetOptions(extra={"explicit": True}))
+        ClusterTarget().plan(repo, TargetOptions(explicit=True))
 
 
 def test_importing_the_target_does_not_import_kubernetes() -> None:

@@ -328,7 +328,8 @@ def test_two_daemons_only_the_leader_applies_and_the_follower_takes_over(
     revision = remote.commit("new team")
     assert push_webhook(second.port, revision) == 202
     wait_for(lambda: fetch_claims(pg_url) == {"org": "acme", "team": "tools"}, 3, "the leader to apply")
-    assert first.status()["lastAppliedRevision"] == revision
+    # the database commits before the status is updated: wait for both
+    wait_for(lambda: first.status()["lastAppliedRevision"] == revision, 3, "the status to show it")
     assert second.status()["cyclesCompleted"] == 0
 
     first.kill()  # SIGKILL: the lock goes with its connection

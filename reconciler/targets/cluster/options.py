@@ -1,9 +1,5 @@
-"""The cluster target's options, read from the shared TargetOptions.
-
-Cluster-only settings (kubeconfig, context, force_conflicts, wait, timeout, explicit) are read from
-TargetOptions attributes when the command defines them, else from `TargetOptions.extra`, so the target
-works with either wiring.
-"""
+"""The cluster target's options, read from the shared TargetOptions (tuning knobs that have no
+command-line flag, `workers` and `verify_all`, come from `TargetOptions.extra`)."""
 
 from __future__ import annotations
 
@@ -33,23 +29,16 @@ class ClusterOptions:
 
     @classmethod
     def from_target_options(cls, options: Any) -> ClusterOptions:
-        extra = getattr(options, "extra", None) or {}
-
-        def get(name: str, default: Any) -> Any:
-            value = getattr(options, name, None)
-            if value is None:
-                value = extra.get(name)
-            return default if value is None else value
-
+        extra = options.extra or {}
         return cls(
-            kubeconfig=get("kubeconfig", None),
-            context=get("context", None),
-            force_conflicts=bool(get("force_conflicts", False)),
-            prune=getattr(options, "prune", None),
-            allow_empty=bool(getattr(options, "allow_empty", False)),
-            wait=bool(get("wait", False)),
-            timeout=float(get("timeout", DEFAULT_WAIT_TIMEOUT_S)),
-            explicit=bool(get("explicit", False)),
-            workers=int(get("workers", DEFAULT_WORKERS)),
-            verify_all=bool(get("verify_all", False)),
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            force_conflicts=options.force_conflicts,
+            prune=options.prune,
+            allow_empty=options.allow_empty,
+            wait=options.wait,
+            timeout=options.timeout,
+            explicit=options.explicit,
+            workers=int(extra.get("workers", DEFAULT_WORKERS)),
+            verify_all=bool(extra.get("verify_all", False)),
         )
