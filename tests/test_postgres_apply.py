@@ -12,24 +12,13 @@ import pytest
 from reconciler.targets import TargetOptions
 from reconciler.targets.postgres import RegistryInput, RegistryTarget
 from reconciler.targets.postgres.errors import ApplyError, LiveStateError, SchemaStateError
+from reconciler.targets.postgres.schema import REGISTRY_TABLES
 from reconciler.targets.postgres.target import RegistryResult
 from tests.test_postgres_data import MANAGED, entries, entry, registry_config, with_claims
 
 pytestmark = pytest.mark.postgres
 
 A, B = "io.github.acme/alpha", "io.github.acme/beta"
-REGISTRY_TABLES = (
-    "source",
-    "registry",
-    "registry_source",
-    "registry_entry",
-    "entry_version",
-    "latest_entry_version",
-    "mcp_server",
-    "mcp_server_package",
-    "mcp_server_remote",
-    "mcp_server_icon",
-)
 BOOKKEEPING_TABLES = ("mcp_gitops.state", "mcp_gitops.owned_entry", "mcp_gitops.owned_version")
 
 # What the registry server's list query returns, in SQL: a server version is served by a registry when

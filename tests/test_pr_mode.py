@@ -4,8 +4,6 @@ verified token."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,20 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reconciler.pipeline import validate
 from reconciler.source import GitSource
-from tests.builders import AUDIENCE, ISSUER, entry, write_repo
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
+from tests.builders import AUDIENCE, ISSUER, entry, git, write_repo
 
 
 @pytest.fixture(scope="module")

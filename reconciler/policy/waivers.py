@@ -49,29 +49,11 @@ def _annotation_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
             reason, expires = (match.group("reason"), match.group("date")) if match else (text.strip(), None)
             try:
                 date = dt.date.fromisoformat(expires) if expires else None
+                problem = None if reason else f"waiver for {rule} has no reason; a waiver must say why"
             except ValueError:
-                problems.append(
-                    Finding(
-                        "waiver-invalid",
-                        Severity.ERROR,
-                        doc.path,
-                        line,
-                        column,
-                        f"waiver for {rule}: expires={expires} is not a date (YYYY-MM-DD)",
-                    )
-                )
-                continue
-            if not reason:
-                problems.append(
-                    Finding(
-                        "waiver-invalid",
-                        Severity.ERROR,
-                        doc.path,
-                        line,
-                        column,
-                        f"waiver for {rule} has no reason; a waiver must say why",
-                    )
-                )
+                problem = f"waiver for {rule}: expires={expires} is not a date (YYYY-MM-DD)"
+            if problem is not None:
+                problems.append(Finding("waiver-invalid", Severity.ERROR, doc.path, line, column, problem))
                 continue
             waivers.append(Waiver(rule, doc.path, reason, date, doc.path, line, column))
     return waivers, problems
