@@ -385,20 +385,6 @@ sys.exit(main())
 """
 
 
-def foundation_ready() -> bool:
-    sample = ROOT / "sample-repo"
-    return (
-        (ROOT / "reconciler" / "commands" / "validate.py").exists()
-        and sample.is_dir()
-        and any(sample.iterdir())
-    )
-
-
-needs_validate = pytest.mark.skipif(
-    not foundation_ready(), reason="the validate command and sample-repo have not landed yet (issue 2)"
-)
-
-
 def write_small_repo(root: Path) -> None:
     """A config repository from tests/builders.py: one entry and a scaled MCPServer with Redis."""
     from tests.builders import REDIS, entry, group, mcpserver, vmcp, write_repo
@@ -445,7 +431,6 @@ def sarif_results(run: ActionRun) -> list[dict[str, Any]]:
     return results
 
 
-@needs_validate
 def test_action_on_a_clean_pull_request(tmp_path: Path, pull_request: PullRequest) -> None:
     pr = pull_request
     git(pr.workspace, "commit", "-q", "--allow-empty", "-m", "no change")
@@ -501,7 +486,6 @@ def plant_faults(repo: Path) -> Faults:
     )
 
 
-@needs_validate
 def test_action_on_a_broken_pull_request(tmp_path: Path, pull_request: PullRequest) -> None:
     pr = pull_request
     faults = plant_faults(pr.repo)

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reconciler.targets import TARGETS
 from tests.harness.kube import KubeCluster
 from tests.test_cluster_support import get_server, server, write_repo
 
-pytestmark = [
-    pytest.mark.kube,
-    pytest.mark.skipif("cluster" not in TARGETS, reason="cluster target not registered in TARGETS yet"),
-]
+pytestmark = pytest.mark.kube
 
 
 def run(kube: KubeCluster, *args: str) -> tuple[int, str, str]:

@@ -22,8 +22,6 @@ def run(*args: str) -> Any:
 
 
 def test_sample_repo_applies_and_is_listed_with_claims(sample_repo: Path, pg_url: str, pg_conn: Any) -> None:
-    if not (sample_repo / "entries").is_dir():
-        pytest.skip("sample-repo has no entries yet")
     planned = run(
         "plan", str(sample_repo), "--target", "registry", "--database-url", pg_url, "--format", "json"
     )
@@ -69,8 +67,6 @@ def test_sample_repo_applies_and_is_listed_with_claims(sample_repo: Path, pg_url
 def test_git_revision_is_recorded_and_trusted(
     sample_repo: Path, tmp_path: Path, pg_url: str, pg_conn: Any
 ) -> None:
-    if not (sample_repo / "entries").is_dir():
-        pytest.skip("sample-repo has no entries yet")
     import shutil
 
     repo = tmp_path / "repo"

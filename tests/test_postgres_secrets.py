@@ -23,6 +23,7 @@ from reconciler.commands import plan_apply
 from reconciler.targets.postgres import RegistryInput
 from reconciler.targets.postgres.connection import connect, resolve_target
 from reconciler.targets.postgres.errors import ConnectionConfigError
+from tests.harness.services import unavailable
 from tests.test_postgres_data import entries, registry_config
 
 pytestmark = pytest.mark.postgres
@@ -42,13 +43,15 @@ def _free_port() -> int:
 def scram_server() -> Iterator[str]:
     """conninfo (no password) of a cluster whose only login needs password RIGHT."""
     if not (BIN / "initdb").exists():
-        pytest.skip(f"no PostgreSQL binaries in {BIN} (MCP_GITOPS_TEST_PG_BIN)")
+        unavailable("a private PostgreSQL", f"no PostgreSQL binaries in {BIN} (MCP_GITOPS_TEST_PG_BIN)")
     as_user: list[str] = []
     if os.geteuid() == 0:  # initdb refuses root
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no postgres user to run initdb as")
+            unavailable("a private PostgreSQL", "running as root with no postgres user to run initdb as")
+                "a private PostgreSQL", "running as root and there is no postgres user to run initdb as"
+            )
         as_user = ["runuser", "-u", "postgres", "--"]
     root = Path(tempfile.mkdtemp(prefix="mcpgitops-scram-"))
     data, pwfile = root / "data", root / "pw"
