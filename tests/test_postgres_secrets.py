@@ -50,8 +50,6 @@ def scram_server() -> Iterator[str]:
             pwd.getpwnam("postgres")
         except KeyError:
             unavailable("a private PostgreSQL", "running as root with no postgres user to run initdb as")
-                "a private PostgreSQL", "running as root and there is no postgres user to run initdb as"
-            )
         as_user = ["runuser", "-u", "postgres", "--"]
     root = Path(tempfile.mkdtemp(prefix="mcpgitops-scram-"))
     data, pwfile = root / "data", root / "pw"
