@@ -38,6 +38,13 @@ from reconciler.targets import TargetOptions
 from reconciler.targets.postgres import RegistryInput, RegistryTarget
 from reconciler.targets.postgres.desired import build_desired, canonical_json
 from reconciler.targets.postgres.schema import _migration
+from reconciler.targets.postgres.writer import (
+    ICON_COLUMNS,
+    PACKAGE_COLUMNS,
+    REMOTE_COLUMNS,
+    Writer,
+    child_rows,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGETS_MS = {
@@ -94,39 +101,11 @@ def copy_floor(url: str, items: list[tuple[str, dict[str, Any]]]) -> float:
         for spec in entry.versions.values():
             vid, r = uuid.uuid4(), spec.rows
             versions.append((vid, eid, spec.name, spec.version, r.title, r.description))
-            servers.append(
-                (
-                    vid,
-                    r.website,
-                    canonical_json(r.server_meta),
-                    r.repository_url,
-                    r.repository_id,
-                    r.repository_subfolder,
-                    r.repository_type,
-                )
-            )
-            packages += [
-                (
-                    vid,
-                    p.registry_type,
-                    p.pkg_registry_url,
-                    p.pkg_identifier,
-                    p.pkg_version,
-                    p.runtime_hint,
-                    p.runtime_arguments,
-                    p.package_arguments,
-                    p.sha256_hash,
-                    p.transport,
-                    p.transport_url,
-                    canonical_json(p.env_vars),
-                    canonical_json(p.transport_headers),
-                )
-                for p in r.packages
-            ]
-            remotes += [
-                (vid, x.transport, x.transport_url, canonical_json(x.transport_headers)) for x in r.remotes
-            ]
-            icons += [(vid, i.source_uri, i.mime_type, i.theme) for i in r.icons]
+            servers.append((vid, *Writer.server_values(spec)[1:]))
+            package_rows, remote_rows, icon_rows = child_rows(vid, spec)
+            packages += package_rows
+            remotes += remote_rows
+            icons += icon_rows
         latest.append((source_id, entry.name, max(entry.versions), versions[-1][0]))
     tables: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         ("registry_entry", "id, source_id, entry_type, name, claims", entries),
@@ -137,15 +116,9 @@ def copy_floor(url: str, items: list[tuple[str, dict[str, Any]]]) -> float:
             " repository_type",
             servers,
         ),
-        (
-            "mcp_server_package",
-            "server_id, registry_type, pkg_registry_url, pkg_identifier, pkg_version,"
-            " runtime_hint, runtime_arguments, package_arguments, sha256_hash, transport,"
-            " transport_url, env_vars, transport_headers",
-            packages,
-        ),
-        ("mcp_server_remote", "server_id, transport, transport_url, transport_headers", remotes),
-        ("mcp_server_icon", "server_id, source_uri, mime_type, theme", icons),
+        ("mcp_server_package", ", ".join(PACKAGE_COLUMNS), packages),
+        ("mcp_server_remote", ", ".join(REMOTE_COLUMNS), remotes),
+        ("mcp_server_icon", ", ".join(ICON_COLUMNS), icons),
         ("latest_entry_version", "source_id, name, version, latest_version_id", latest),
     ]
     with psycopg.connect(url) as conn:

@@ -32,6 +32,53 @@ def _copy(cur: Any, table: str, columns: tuple[str, ...], rows: Iterable[tuple[A
             copy.write_row(row)
 
 
+PACKAGE_COLUMNS = (
+    "server_id",
+    "registry_type",
+    "pkg_registry_url",
+    "pkg_identifier",
+    "pkg_version",
+    "runtime_hint",
+    "runtime_arguments",
+    "package_arguments",
+    "sha256_hash",
+    "transport",
+    "transport_url",
+    "env_vars",
+    "transport_headers",
+)
+REMOTE_COLUMNS = ("server_id", "transport", "transport_url", "transport_headers")
+ICON_COLUMNS = ("server_id", "source_uri", "mime_type", "theme")
+
+
+def child_rows(
+    vid: uuid.UUID, spec: VersionSpec
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The package, remote and icon rows of one version, in the column order above."""
+    rows = spec.rows
+    packages = [
+        (
+            vid,
+            p.registry_type,
+            p.pkg_registry_url,
+            p.pkg_identifier,
+            p.pkg_version,
+            p.runtime_hint,
+            p.runtime_arguments,
+            p.package_arguments,
+            p.sha256_hash,
+            p.transport,
+            p.transport_url,
+            canonical_json(p.env_vars),
+            canonical_json(p.transport_headers),
+        )
+        for p in rows.packages
+    ]
+    remotes = [(vid, r.transport, r.transport_url, canonical_json(r.transport_headers)) for r in rows.remotes]
+    icons = [(vid, i.source_uri, i.mime_type, i.theme) for i in rows.icons]
+    return packages, remotes, icons
+
+
 class Writer:
     def __init__(self, conn: Any, diff: Diff, revision: str | None, hook: Hook | None = None) -> None:
         self.conn = conn
@@ -187,7 +234,7 @@ class Writer:
         self.cur.executemany(
             "UPDATE mcp_server SET website = %s, server_meta = %s, repository_url = %s, repository_id = %s,"
             " repository_subfolder = %s, repository_type = %s WHERE version_id = %s",
-            [(*self._server_values(c.spec)[1:], c.row_id) for c in updates if c.spec],
+            [(*self.server_values(c.spec)[1:], c.row_id) for c in updates if c.spec],
         )
         for table in ("mcp_server_package", "mcp_server_remote", "mcp_server_icon"):
             self.cur.execute(f"DELETE FROM {table} WHERE server_id = ANY(%s)", [ids])
@@ -197,7 +244,7 @@ class Writer:
             self.version_ids[(c.name, c.version)] = c.row_id
 
     @staticmethod
-    def _server_values(spec: VersionSpec) -> tuple[Any, ...]:
+    def server_values(spec: VersionSpec) -> tuple[Any, ...]:
         r = spec.rows
         return (
             None,
@@ -226,7 +273,7 @@ class Writer:
             version_rows.append(
                 (vid, self._entry_id(spec.name), spec.name, spec.version, rows.title, rows.description)
             )
-            server_rows.append((vid, *self._server_values(spec)[1:]))
+            server_rows.append((vid, *self.server_values(spec)[1:]))
         _copy(
             self.cur,
             "entry_version",
@@ -250,58 +297,17 @@ class Writer:
         self._children(pairs)
 
     def _children(self, pairs: list[tuple[uuid.UUID, VersionSpec]]) -> None:
-        packages, remotes, icons = [], [], []
+        packages: list[tuple[Any, ...]] = []
+        remotes: list[tuple[Any, ...]] = []
+        icons: list[tuple[Any, ...]] = []
         for vid, spec in pairs:
-            rows = spec.rows
-            for p in rows.packages:
-                packages.append(
-                    (
-                        vid,
-                        p.registry_type,
-                        p.pkg_registry_url,
-                        p.pkg_identifier,
-                        p.pkg_version,
-                        p.runtime_hint,
-                        p.runtime_arguments,
-                        p.package_arguments,
-                        p.sha256_hash,
-                        p.transport,
-                        p.transport_url,
-                        canonical_json(p.env_vars),
-                        canonical_json(p.transport_headers),
-                    )
-                )
-            for r in rows.remotes:
-                remotes.append((vid, r.transport, r.transport_url, canonical_json(r.transport_headers)))
-            for i in rows.icons:
-                icons.append((vid, i.source_uri, i.mime_type, i.theme))
-        _copy(
-            self.cur,
-            "mcp_server_package",
-            (
-                "server_id",
-                "registry_type",
-                "pkg_registry_url",
-                "pkg_identifier",
-                "pkg_version",
-                "runtime_hint",
-                "runtime_arguments",
-                "package_arguments",
-                "sha256_hash",
-                "transport",
-                "transport_url",
-                "env_vars",
-                "transport_headers",
-            ),
-            packages,
-        )
-        _copy(
-            self.cur,
-            "mcp_server_remote",
-            ("server_id", "transport", "transport_url", "transport_headers"),
-            remotes,
-        )
-        _copy(self.cur, "mcp_server_icon", ("server_id", "source_uri", "mime_type", "theme"), icons)
+            p, r, i = child_rows(vid, spec)
+            packages += p
+            remotes += r
+            icons += i
+        _copy(self.cur, "mcp_server_package", PACKAGE_COLUMNS, packages)
+        _copy(self.cur, "mcp_server_remote", REMOTE_COLUMNS, remotes)
+        _copy(self.cur, "mcp_server_icon", ICON_COLUMNS, icons)
 
     def _entry_deletes(self) -> None:
         ids = [c.row_id for c in self.by("entry", "delete")]
