@@ -86,7 +86,7 @@ def scram_server() -> Iterator[str]:
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"cannot start a private PostgreSQL: {exc.stderr.decode(errors='replace')[-300:]}")
+        unavailable("a private PostgreSQL", f"it did not start: {exc.stderr.decode(errors='replace')[-300:]}")
     try:
         yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,9 +13,27 @@ import click
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
+# Passwords the commands may hold in their environment; `scrub` keeps them off the terminal.
+SECRET_ENVS = (
+    "THV_REGISTRY_DATABASE_PASSWORD",
+    "MCP_GITOPS_DATABASE_PASSWORD",
+    "MCP_GITOPS_REDIS_PASSWORD",
+    "THV_SESSION_REDIS_PASSWORD",
+)
+
+
+def scrub(text: str) -> str:
+    """Last line of defence: no password from the environment reaches the terminal."""
+    for name in SECRET_ENVS:
+        value = os.environ.get(name)
+        if value:
+            text = text.replace(value, "***")
+    return text
+
+
 def fail(message: str) -> NoReturn:
     """A usage or tool error: one line on stderr, exit 2."""
-    click.echo(f"mcp-gitops: error: {message}", err=True)
+    click.echo(f"mcp-gitops: error: {scrub(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,28 +20,13 @@ from reconciler.commands.common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
+    fail,
     repo_argument,
     rev_options,
+    scrub,
     tool_errors,
 )
 from reconciler.targets import ALL, TargetError, TargetOptions, TargetPlan, load_target, select, target_names
-
-SECRET_ENVS = ("THV_REGISTRY_DATABASE_PASSWORD", "MCP_GITOPS_DATABASE_PASSWORD")
-
-
-def _scrub(text: str) -> str:
-    """Last line of defence: no password from the environment reaches the terminal."""
-    for name in SECRET_ENVS:
-        value = os.environ.get(name)
-        if value:
-            text = text.replace(value, "***")
-    return text
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"mcp-gitops: error: {_scrub(message)}", err=True)
-    click.get_current_context().exit(EXIT_ERROR)
-    raise AssertionError("unreachable")
 
 
 def _fail_with_details(fmt: str, exc: TargetError) -> NoReturn:
@@ -51,13 +35,13 @@ def _fail_with_details(fmt: str, exc: TargetError) -> NoReturn:
     details = getattr(exc, "plan", None) or getattr(exc, "result", None)
     if details is not None:
         click.echo(
-            _scrub(
+            scrub(
                 json.dumps(details.to_json(), indent=2, default=str)
                 if fmt == "json"
                 else details.render_text()
             )
         )
-    _fail(str(exc))
+    fail(str(exc))
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,9 +163,9 @@ def _input_for(name: str, repo: Any, repo_path: str) -> Any:
 
 def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> None:
     if fmt == "json":
-        click.echo(_scrub(json.dumps({key: items}, indent=2, default=str)))
+        click.echo(scrub(json.dumps({key: items}, indent=2, default=str)))
     else:
-        click.echo(_scrub("\n".join(texts)))
+        click.echo(scrub("\n".join(texts)))
 
 
 @click.command()
