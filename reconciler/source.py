@@ -49,10 +49,6 @@ class Source(ABC):
     def read(self, path: str, max_bytes: int) -> bytes:
         """The bytes of one file; raises SourceProblem when it must not be read."""
 
-    def digest(self) -> str | None:
-        """A cheap identity of the whole tree when one exists (the Git tree id), else None."""
-        return None
-
 
 def _is_document(name: str) -> bool:
     return name.endswith(DOCUMENT_SUFFIXES)
@@ -193,9 +189,6 @@ class GitSource(Source):
         if not self._blobs and self._prefix:
             raise SourceError(f"{path}: not present at revision {rev}")
         self._contents: dict[str, bytes] = {}
-
-    def digest(self) -> str | None:
-        return self.revision
 
     def exists(self, path: str) -> bool:
         path = path.strip("/")

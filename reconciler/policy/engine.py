@@ -131,7 +131,7 @@ class _Evaluator:
             self.current = doc
             for policy in policies:
                 for validation in policy.validations:
-                    self.check(policy, validation, doc, context, {**variables, **bound})
+                    self.check(policy, validation, doc, context, variables, bound)
 
     def check(
         self,
@@ -140,6 +140,7 @@ class _Evaluator:
         doc: Document,
         context: Any,
         variables: dict[str, Any],
+        bound: dict[str, Any],
     ) -> None:
         if v.for_each_program is None:
             self.judge(policy, v, doc, context)
@@ -152,7 +153,7 @@ class _Evaluator:
         for item in items:
             # Binding `item` needs its own context; only objects with something to report get here
             # for the built-in rules, so the extra conversion is rare.
-            self.judge(policy, v, doc, cel.Context({**variables, "item": item}, self.functions))
+            self.judge(policy, v, doc, cel.Context({**variables, **bound, "item": item}, self.functions))
 
     def judge(self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any) -> None:
         passed = self.execute(policy, v.program, doc, context)
