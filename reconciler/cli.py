@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
+from reconciler.extras import MissingExtraError
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -38,6 +39,14 @@ class LazyGroup(click.Group):
         module_name, _, attr = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # A feature whose pip extra is not installed: a usage error naming the extra, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as missing:
+            click.echo(f"mcp-gitops: error: {missing}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -201,6 +201,9 @@ def _listen(value: str) -> tuple[str, int]:
 def run(**opts: Any) -> None:
     """Keep the registry and the cluster equal to SOURCE: a Git URL (https, ssh, file://), a local bare
     repository, or a local folder (watched for changes)."""
+    from reconciler.extras import require_extra
+
+    require_extra("daemon", "mcp-gitops run")
     from reconciler.daemon import logs
 
     logs.configure(opts["log_level"])

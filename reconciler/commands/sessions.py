@@ -134,6 +134,9 @@ def sessions(
     Exit 0 when healthy, 1 on findings (an unreachable Redis, stale sessions above the threshold), 2 on
     a usage error.
     """
+    from reconciler.extras import require_extra
+
+    require_extra("sessions", "mcp-gitops sessions")
     from reconciler.repository import load_repository
     from reconciler.sessions import (
         MeasureOptions,

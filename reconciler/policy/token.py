@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jwt
+from reconciler.extras import require_extra
 
 # Asymmetric algorithms only: no `none`, and no HMAC, so a public key can never be used as an HMAC
 # secret (the classic RS256/HS256 confusion).
@@ -49,6 +49,8 @@ def _providers(config: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
 
 
 def _key_for(token: str, header: Mapping[str, Any], key_file: str | None, provider: Mapping[str, Any]) -> Any:
+    import jwt
+
     if key_file is not None:
         text = Path(key_file).read_text()
         if text.lstrip().startswith("{"):
@@ -74,6 +76,9 @@ def _key_for(token: str, header: Mapping[str, Any], key_file: str | None, provid
 def verify_token(token: str, config: Mapping[str, Any] | None, key_file: str | None = None) -> dict[str, Any]:
     """The verified claims of `token`, checked against the registry config's OAuth provider whose
     issuer matches (issuer and audience), its signature, `exp` and `nbf`."""
+    require_extra("token", "verifying --token")
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from reconciler.extras import require_extra
+
 # target name -> "module:attribute" of a Target factory (a class taking no arguments).
 # Imported lazily so that planning one target never imports another's client library.
 TARGETS: dict[str, str] = {
@@ -107,6 +109,9 @@ def select(name: str) -> list[str]:
 
 
 def load_target(name: str) -> Target:
+    """Raises MissingExtraError when the target's client library is not installed (the target names
+    are also the names of their pip extras)."""
+    require_extra(name, f"the {name} target")
     module_name, _, attr = TARGETS[name].partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
     target: Target = factory()
