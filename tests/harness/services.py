@@ -6,14 +6,31 @@ import os
 
 import pytest
 
+# How to provide each service, appended to its skip or failure line.
+HOW_TO_PROVIDE = {
+    "kube-apiserver": (
+        "set KUBEBUILDER_ASSETS to a folder with kube-apiserver and etcd, or MCP_GITOPS_TEST_KUBECONFIG "
+        "to a cluster, or run scripts/envtest-assets (MCP_GITOPS_BUILD_KUBE_APISERVER=1 builds one)"
+    ),
+    "PostgreSQL": "set MCP_GITOPS_TEST_DATABASE_URL, or start PostgreSQL on 127.0.0.1:5432",
+    "Redis": "set MCP_GITOPS_TEST_REDIS_URL, or put redis-server on PATH",
+}
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def one_line(text: str, limit: int = 400) -> str:
+    """A reason as one line: a tool's multi-line stderr would bury the summary."""
+    flat = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= limit else "..." + flat[-limit:]
+
+
 def unavailable(service: str, why: str) -> None:
     """Skip locally; fail loudly under CI=true, where every service must be there."""
-    message = f"{service} is not available: {why}"
+    how = HOW_TO_PROVIDE.get(service)
+    message = f"{service} is not available: {one_line(why)}" + (f" (to provide it: {how})" if how else "")
     if in_ci():
         pytest.fail(message + " (CI=true: a missing service fails the run)", pytrace=False)
     pytest.skip(message)
