@@ -1,5 +1,6 @@
-"""deploy/: the example manifests are accepted by a real API server, and the Role they grant is enough for
-the daemon to reconcile the cluster and hold its Lease (and nothing more is needed)."""
+"""deploy/overlays/one-repository, rendered with Kustomize: the rights it gives the daemon's own
+ServiceAccount are enough for a whole cycle (registry and cluster) and for holding its Lease, checked
+with that ServiceAccount's token, and they stop there."""
 
 from __future__ import annotations
 
@@ -12,33 +13,13 @@ import pytest
 import yaml
 
 from tests.test_daemon_e2e import CLI, GitRemote, free_port, http, wait_for
+from tests.test_deploy_kustomize import render
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOY = ROOT / "deploy"
 
 
 def _documents(namespace: str) -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = []
-    for path in sorted(DEPLOY.glob("*.yaml")):
-        text = path.read_text().replace("namespace: toolhive-system", f"namespace: {namespace}")
-        docs.extend(d for d in yaml.safe_load_all(text) if d)
-    return docs
-
-
-@pytest.mark.kube
-def test_deploy_manifests_pass_a_server_side_dry_run(kube: Any, kube_namespace: str) -> None:
-    kinds = []
-    for doc in _documents(kube_namespace):
-        resource = kube.dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-        resource.server_side_apply(
-            body=doc, namespace=kube_namespace, field_manager="mcp-gitops-tests", dry_run="All"
-        )
-        kinds.append(doc["kind"])
-    assert sorted(kinds) == ["Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"]
-    deployment = next(d for d in _documents(kube_namespace) if d["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    return render("one-repository", {"toolhive-system": namespace})
 
 
 def _service_account_kubeconfig(kube: Any, namespace: str, directory: Path) -> Path:
@@ -62,6 +43,40 @@ def _service_account_kubeconfig(kube: Any, namespace: str, directory: Path) -> P
     path = directory / "sa-kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def _can(
+    kubeconfig: Path, context: str, namespace: str, verb: str, group: str, resource: str, name: str = ""
+) -> bool:
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(str(kubeconfig), context=context)
+    review = client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb=verb, group=group, resource=resource, name=name or None
+            )
+        )
+    )
+    status = client.AuthorizationV1Api(api).create_self_subject_access_review(review).status
+    assert status is not None
+    return bool(status.allowed)
+
+
+@pytest.mark.kube
+def test_the_service_account_gets_nothing_more(tmp_path: Path, kube: Any, kube_namespace: str) -> None:
+    kubeconfig = _service_account_kubeconfig(kube, kube_namespace, tmp_path)
+
+    def can(verb: str, group: str, resource: str, name: str = "", namespace: str = kube_namespace) -> bool:
+        return _can(kubeconfig, kube.context, namespace, verb, group, resource, name)
+
+    assert can("patch", "toolhive.stacklok.dev", "mcpservers")
+    assert can("delete", "toolhive.stacklok.dev", "mcpgroups")
+    assert can("update", "coordination.k8s.io", "leases", "mcp-gitops-leader")
+    assert not can("update", "coordination.k8s.io", "leases", "another-lease")
+    assert not can("create", "apps", "deployments")
+    assert not can("get", "", "configmaps")
+    assert not can("patch", "toolhive.stacklok.dev", "mcpservers", namespace="default")
 
 
 @pytest.mark.postgres
