@@ -1,5 +1,6 @@
 # mcp-gitops reconcile daemon. Build with scripts/build-image (podman; see docs/image.md), or
-# `docker build --format docker -t mcp-gitops .` where the official Python image can be pulled.
+# `docker build -t mcp-gitops .` where the official Python image can be pulled (podman needs
+# `--format docker` to keep the HEALTHCHECK).
 #
 # BASE is any image with Python 3.11, pip and apt-get: the official slim image by default;
 # scripts/build-image passes a local Debian base where that cannot be pulled.

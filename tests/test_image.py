@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,9 +67,12 @@ def mounted_repo(tmp_path: Path, sample_repo: Path) -> Path:
     return repo
 
 
-def test_help_runs(image: str) -> None:
+def test_help_and_version(image: str) -> None:
     done = podman("run", "--rm", image)
     assert "Usage: mcp-gitops run" in done.stdout
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    done = podman("run", "--rm", "--entrypoint", "mcp-gitops", image, "--version")
+    assert done.stdout.strip() == f"mcp-gitops, version {version}"
 
 
 def test_runs_as_a_non_root_user(image: str) -> None:
