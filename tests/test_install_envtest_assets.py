@@ -1,6 +1,7 @@
 """scripts/envtest-assets never changes the host unless asked: without the prebuilt cache it stops with
 one line saying how to provide kube-apiserver (no apt-get, no build), and it looks for etcd, the cheap
-part, before anything else. Run in a sandbox: an empty cache folder, no ../shared, and `apt-get`, `xz`
+part, before anything else; a test that needs the missing control plane is skipped with one line saying
+how to provide it (failed under CI=true). Run in a sandbox: an empty cache folder, no ../shared, and `apt-get`, `xz`
 and `sudo` on PATH replaced by recorders.
 """
 
@@ -95,3 +96,18 @@ def test_an_unknown_argument_is_a_usage_error(sandbox: dict[str, str]) -> None:
     done = run(sandbox, "--bild")
     assert done.returncode == 2
     assert "usage: scripts/envtest-assets [--build]" in done.stderr
+
+
+def test_a_missing_control_plane_is_one_skip_line_saying_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.harness.services import unavailable
+
+    reason = "RuntimeError: kube-apiserver exited\nlog line one\n\nlog line two"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        unavailable("kube-apiserver", reason)
+    message = str(skipped.value)
+    assert "\n" not in message
+    assert "log line two" in message and "to provide it: set KUBEBUILDER_ASSETS" in message
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        unavailable("kube-apiserver", reason)
