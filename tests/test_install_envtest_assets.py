@@ -1,8 +1,8 @@
 """scripts/envtest-assets never changes the host unless asked: without the prebuilt cache it stops with
 one line saying how to provide kube-apiserver (no apt-get, no build), and it looks for etcd, the cheap
 part, before anything else; a test that needs the missing control plane is skipped with one line saying
-how to provide it (failed under CI=true). Run in a sandbox: an empty cache folder, no ../shared, and `apt-get`, `xz`
-and `sudo` on PATH replaced by recorders.
+how to provide it (failed under CI=true). Run in a sandbox: an empty cache folder, no ../shared, and
+`apt-get`, `go`, `make` and `sudo` on PATH replaced by recorders.
 """
 
 from __future__ import annotations
