@@ -4,12 +4,30 @@ to apply them. Every field has a default, so a repository without the file works
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SETTINGS_FILE = "mcp-gitops.yaml"
+# `password=...` in a libpq keyword/value string.
+_KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*\S", re.IGNORECASE)
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+
+
+def url_has_password(url: str) -> bool:
+    """A password in a PostgreSQL URL (`scheme://user:pw@host`, `?password=`) or keyword string; without
+    importing a database driver (validation never does)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if "://" not in url:
+        return bool(_KEYWORD_PASSWORD.search(url))
+    try:
+        parts = urlsplit(url)
+        in_query = "password" in {k.lower() for k in parse_qs(parts.query)}
+        return bool(parts.password) or in_query
+    except ValueError:
+        return ":" in url.partition("://")[2].partition("@")[0] and "@" in url
 
 
 class _Settings(BaseModel):
@@ -38,12 +56,36 @@ class Waiver(_Settings):
 
 
 class DatabaseSettings(_Settings):
-    """Where `apply` writes the registry state. A password is never read from here."""
+    """Where `apply` writes the registry state. The repository is untrusted: a password is never read
+    from here, nor from a file named here, and the host it names is used only when the operator allows
+    it (reconciler/trust.py)."""
 
     url: str | None = None
     # Use the registry config's `database` block (host, port, user, database, sslMode).
     fromRegistryConfig: bool = False
-    passwordFile: str | None = None
+    # Kept only to refuse it with a clear finding: a repository that names a file makes mcp-gitops read
+    # that file (any file the process can read) and send it as a password.
+    passwordFile: None = None
+
+    @field_validator("passwordFile", mode="before")
+    @classmethod
+    def _refuse_password_file(cls, value: object) -> object:
+        if value is not None:
+            raise ValueError(
+                "a password file is never taken from the repository; the operator gives it "
+                "(--password-file, or database.passwordFile in the operator config)"
+            )
+        return value
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _refuse_password_in_url(cls, value: object) -> object:
+        if isinstance(value, str) and url_has_password(value):
+            raise ValueError(
+                "the URL holds a password, which must not be kept in Git; remove it and give the "
+                "password through the environment or a password file"
+            )
+        return value
 
 
 class PruneSettings(_Settings):

@@ -87,19 +87,17 @@ def test_url_with_a_password_is_refused_without_echoing_it() -> None:
 
 def test_target_precedence_and_password_sources(tmp_path: Path) -> None:
     settings = SimpleNamespace(
-        database=SimpleNamespace(
-            url="host=fromsettings dbname=r", fromRegistryConfig=False, passwordFile=None
-        )
+        database=SimpleNamespace(url="host=fromsettings dbname=r", fromRegistryConfig=False)
     )
     env = {"MCP_GITOPS_DATABASE_URL": "host=fromenv dbname=r"}
     assert "fromflag" in resolve_target(database_url="host=fromflag", settings=settings, env=env).conninfo  # type: ignore[operator]
     assert "fromenv" in resolve_target(settings=settings, env=env).conninfo  # type: ignore[operator]
-    assert "fromsettings" in resolve_target(settings=settings, env={}).conninfo  # type: ignore[operator]
+    # A destination the repository names needs the operator's allow-list (tests/test_trust_credentials.py).
+    allowed = {"MCP_GITOPS_ALLOW_DATABASE_HOSTS": "fromsettings,127.0.0.1"}
+    assert "fromsettings" in resolve_target(settings=settings, env=allowed).conninfo  # type: ignore[operator]
 
-    from_config = SimpleNamespace(
-        database=SimpleNamespace(url=None, fromRegistryConfig=True, passwordFile=None)
-    )
-    target = resolve_target(settings=from_config, registry_config=registry_config(), env={})
+    from_config = SimpleNamespace(database=SimpleNamespace(url=None, fromRegistryConfig=True))
+    target = resolve_target(settings=from_config, registry_config=registry_config(), env=allowed)
     assert target.conninfo is not None
     assert "sslmode=require" in target.conninfo and "dbname=registry" in target.conninfo
 

@@ -26,6 +26,7 @@ from reconciler.commands.common import (
     scrub,
     tool_errors,
 )
+from reconciler.commands.operator import install_trust, operator_options
 from reconciler.targets import ALL, TargetError, TargetOptions, TargetPlan, load_target, select, target_names
 
 
@@ -112,7 +113,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return operator_options(database=True, redis=False)(func)
 
 
 def _validated_repo(repo: str, rev: str | None) -> Any:
@@ -146,11 +147,34 @@ def _plans(
     gc.freeze()
     # A target named on the command line must reach its system; through `all` it may be skipped.
     options = dataclasses.replace(options, explicit=target_name != ALL)
+    names = select(target_name)
+    if "registry" in names:
+        _check_destination(repo, repo_path, options)
     plans = []
-    for name in select(target_name):
+    for name in names:
         target = load_target(name)
         plans.append((target, target.plan(_input_for(name, repo, repo_path), options)))
     return plans
+
+
+def _check_destination(repo: Any, repo_path: str, options: TargetOptions) -> None:
+    """Before any target runs: a database the repository chose but the operator did not allow is
+    refused here, naming the file and line that chose it."""
+    from reconciler.repository import Repository
+    from reconciler.targets.postgres import RegistryInput
+    from reconciler.targets.postgres.connection import locator, resolve_target
+
+    inp = RegistryInput.from_repository(repo, root=Path(repo_path))
+    resolve_target(
+        database_url=options.database_url,
+        password_file=options.password_file,
+        state_dir=options.state_dir,
+        settings=inp.settings,
+        registry_config=inp.config,
+        repo_root=inp.root,
+        embedded=options.embedded,
+        locate=locator(repo.settings_document, repo.config) if isinstance(repo, Repository) else None,
+    )
 
 
 def _input_for(name: str, repo: Any, repo_path: str) -> Any:
@@ -177,6 +201,7 @@ def plan(repo: str, rev: str | None, target_name: str, fmt: str, **kwargs: Any) 
 
     Exit 0 no changes, 1 changes, 2 error.
     """
+    install_trust(kwargs, repo)
     try:
         plans = _plans(repo, rev, target_name, _options(**kwargs))
     except TargetError as exc:
@@ -219,6 +244,7 @@ def apply(
 
     Refuses when validation has errors (exit 2). Exit 0 applied or nothing to do, 2 error.
     """
+    install_trust(kwargs, repo)
     options = _options(lock_timeout=lock_timeout, read_live=False, wait=wait, timeout=timeout, **kwargs)
     if stop_embedded:
         from reconciler.targets.postgres import embedded

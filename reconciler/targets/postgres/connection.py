@@ -1,29 +1,41 @@
 """Which database `plan`/`apply` talk to, and with which password, without ever showing the password.
 
-Target, first match wins: `--database-url`, $MCP_GITOPS_DATABASE_URL, the settings file (`database.url`,
-or `database.fromRegistryConfig: true` for the registry config's `database` block), and with none of
-these the embedded PostgreSQL. Password, first match wins: $THV_REGISTRY_DATABASE_PASSWORD (the registry
-server's own variable), $MCP_GITOPS_DATABASE_PASSWORD, a password file (`--password-file` or
-`database.passwordFile`), then libpq's pgpass ($PGPASSFILE or ~/.pgpass). A URL that embeds a password is
-refused: it would end up in shell history, process lists and Git.
+Target, first match wins: `--database-url`, $MCP_GITOPS_DATABASE_URL, `database.url` of the operator
+config (reconciler/trust.py), the repository's settings file (`database.url`, or
+`database.fromRegistryConfig: true` for the registry config's `database` block), and with none of these
+the embedded PostgreSQL. Password, first match wins: $THV_REGISTRY_DATABASE_PASSWORD (the registry
+server's own variable), $MCP_GITOPS_DATABASE_PASSWORD, a password file (`--password-file` or the operator
+config's `database.passwordFile`; never one the repository names), then libpq's pgpass ($PGPASSFILE or
+~/.pgpass). A URL that embeds a password is refused: it would end up in shell history, process lists and
+Git.
+
+The repository is untrusted: a destination it names (host and port, from the settings or the registry
+config) is used only when it matches the operator's allow-list; otherwise the target is refused before
+any connection, so no password (given, from pgpass, or $PGPASSWORD) can reach a host a pull request chose.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.targets.postgres.errors import ConnectionConfigError
+from reconciler.trust import ALLOW_DATABASE_ENV, OperatorTrust, installed, load
 
 URL_ENV = "MCP_GITOPS_DATABASE_URL"
 PASSWORD_ENVS = ("THV_REGISTRY_DATABASE_PASSWORD", "MCP_GITOPS_DATABASE_PASSWORD")
 PASSWORD_HINT = (
     "put the password in $THV_REGISTRY_DATABASE_PASSWORD or $MCP_GITOPS_DATABASE_PASSWORD, in a password "
-    "file (--password-file or database.passwordFile in mcp-gitops.yaml), or in ~/.pgpass"
+    "file (--password-file, or database.passwordFile in the operator config), or in ~/.pgpass"
 )
+# Logical places of a repository-chosen destination, for `Locator`.
+SETTINGS_URL = "settings:database.url"
+CONFIG_HOST = "config:database.host"
+# "file:line" of a logical place, when the caller has the repository's documents at hand.
+Locator = Callable[[str], str | None]
 
 
 class Secret:
@@ -154,6 +166,33 @@ def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
     return base / "mcp-gitops" / "postgres"
 
 
+def _hosts(conninfo: str) -> list[tuple[str, int | None]]:
+    """Every (host, port) libpq would try; a missing host is the local socket, a missing port 5432."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(conninfo)
+    hosts = str(parts.get("host") or parts.get("hostaddr") or "localhost").split(",")
+    ports = str(parts.get("port") or "").split(",")
+    found: list[tuple[str, int | None]] = []
+    for index, host in enumerate(hosts):
+        port_text = ports[index] if index < len(ports) else ports[-1]
+        found.append((host.strip(), int(port_text) if port_text.strip().isdigit() else 5432))
+    return found
+
+
+def _check_repository_destination(conninfo: str, origin: str, trust: OperatorTrust) -> None:
+    """Refuse a destination the repository chose unless the operator allowed it."""
+    for host, port in _hosts(conninfo):
+        if not trust.allows_database(host, port):
+            raise ConnectionConfigError(
+                f"{origin} sends the database connection to {host}:{port}, which the operator has not "
+                f"allowed; refusing before connecting (a pull request must not choose where the "
+                f"operator's password goes). Name the database yourself (--database-url, "
+                f"${URL_ENV}, or --operator-config) or allow it (--allow-database-host {host}, "
+                f"${ALLOW_DATABASE_ENV})"
+            )
+
+
 def resolve_target(
     *,
     database_url: str | None = None,
@@ -164,9 +203,14 @@ def resolve_target(
     repo_root: Path | None = None,
     env: Mapping[str, str] | None = None,
     embedded: bool = False,
+    trust: OperatorTrust | None = None,
+    locate: Locator | None = None,
 ) -> DatabaseTarget:
     """The database to use, by the precedence in this module's docstring (`embedded` forces the embedded
-    server over the environment and the settings file)."""
+    server over the environment and the settings file). `trust` defaults to the installed operator
+    trust (or, given `env`, to what `env` says); `locate` turns a repository place into file:line."""
+    if trust is None:
+        trust = installed() if env is None else load(env=env)
     env = os.environ if env is None else env
     if embedded:
         if database_url:
@@ -175,7 +219,11 @@ def resolve_target(
             )
         return DatabaseTarget(None, "embedded", None, state_dir or default_state_dir(env))
     db_settings = getattr(settings, "database", None)
-    password_file = password_file or getattr(db_settings, "passwordFile", None)
+    password_file = password_file or trust.password_file
+
+    def where(place: str, fallback: str) -> str:
+        found = locate(place) if locate else None
+        return f"{found}: {fallback}" if found else fallback
 
     conninfo: str | None
     if database_url:
@@ -184,15 +232,34 @@ def resolve_target(
     elif env.get(URL_ENV):
         origin = f"${URL_ENV}"
         conninfo = _check_no_password(env[URL_ENV], origin)
+    elif trust.database_url:
+        origin = trust.database_url_origin
+        conninfo = _check_no_password(trust.database_url, origin)
     elif settings_url := getattr(db_settings, "url", None):
-        origin = "database.url in mcp-gitops.yaml"
+        origin = where(SETTINGS_URL, "database.url in mcp-gitops.yaml")
         conninfo = _check_no_password(settings_url, origin)
+        _check_repository_destination(conninfo, origin, trust)
     elif getattr(db_settings, "fromRegistryConfig", False):
-        origin = "the registry config's database block"
+        origin = where(CONFIG_HOST, "the registry config's database block")
         conninfo = _from_registry_config(registry_config)
+        _check_repository_destination(conninfo, origin, trust)
     else:
         return DatabaseTarget(None, "embedded", None, state_dir or default_state_dir(env))
     return DatabaseTarget(conninfo, origin, resolve_password(password_file, env, repo_root))
+
+
+def locator(settings_document: Any, config_document: Any) -> Locator:
+    """file:line of a repository-chosen destination, from the loaded documents (either may be None)."""
+
+    def locate(place: str) -> str | None:
+        document = settings_document if place == SETTINGS_URL else config_document
+        if document is None:
+            return None
+        field = ("database", "url") if place == SETTINGS_URL else ("database", "host")
+        line, _column = document.locate(field)
+        return f"{document.path}:{line}"
+
+    return locate
 
 
 def connect(target: DatabaseTarget, *, autocommit: bool = False) -> Any:
