@@ -102,10 +102,12 @@ class DaemonProcess:
         self, bare: Path, db_url: str, state: Path, log: Path, *extra: str, env: dict[str, str] | None = None
     ) -> None:
         self.port = free_port()
+        self.webhook_port = free_port()
         secret = state.parent / "webhook-secret"
         secret.write_bytes(SECRET)
         args = [str(bare), "--target", "registry", "--database-url", db_url, "--state-dir", str(state),
-                "--listen", f"127.0.0.1:{self.port}", "--webhook-secret-file", str(secret),
+                "--listen", f"127.0.0.1:{self.port}", "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
+                "--webhook-secret-file", str(secret),
                 "--leader-election", "none", "--interval", "1h", *extra]  # fmt: skip
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -140,7 +142,7 @@ class DaemonProcess:
 
         body = json.dumps({"ref": "refs/heads/main", "after": revision}).encode()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/webhook",
+            f"http://127.0.0.1:{self.webhook_port}/webhook",
             data=body,
             headers={"X-GitHub-Event": "push", SIGNATURE_HEADER: signature(SECRET, body)},
         )

@@ -141,6 +141,7 @@ class DaemonProcess:
 
     def __init__(self, tmp: Path, name: str, remote: GitRemote, pg_url: str, *extra: str) -> None:
         self.port = free_port()
+        self.webhook_port = free_port()
         self.log = tmp / f"{name}.log"
         secret = tmp / "webhook-secret"
         secret.write_bytes(SECRET)
@@ -152,6 +153,8 @@ class DaemonProcess:
             str(tmp / f"state-{name}"),
             "--listen",
             f"127.0.0.1:{self.port}",
+            "--webhook-listen",
+            f"127.0.0.1:{self.webhook_port}",
             "--webhook-secret-file",
             str(secret),
             "--identity",
@@ -236,7 +239,7 @@ def test_pushed_claims_and_replicas_reach_both_targets_within_5_s(
     remote.edit("manifests/weather.yaml", "replicas: 2", "replicas: 3")
     revision = remote.commit("more replicas, new team")
     pushed = time.monotonic()
-    assert push_webhook(daemon.port, revision) == 202
+    assert push_webhook(daemon.webhook_port, revision) == 202
     wait_for(
         lambda: fetch_claims(pg_url) == {"org": "acme", "team": "tools"} and replicas() == 3,
         5,
@@ -275,7 +278,7 @@ def test_a_policy_error_applies_nothing_and_status_names_it(
         "manifests/weather.yaml", 'keyPrefix: "mcp-sessions:weather:"', 'keyPrefix: "mcp-sessions-weather"'
     )
     bad = remote.commit("a key prefix the proxy refuses")
-    assert push_webhook(daemon.port, bad) == 202
+    assert push_webhook(daemon.webhook_port, bad) == 202
     status = wait_for(
         lambda: (s := daemon.status())["lastAttemptedRevision"] == bad and s, 5, "the bad revision"
     )
@@ -295,7 +298,7 @@ def test_a_policy_error_applies_nothing_and_status_names_it(
         "manifests/weather.yaml", 'keyPrefix: "mcp-sessions-weather"', 'keyPrefix: "mcp-sessions:weather:"'
     )
     fixed = remote.commit("fix the prefix")
-    assert push_webhook(daemon.port, fixed) == 202
+    assert push_webhook(daemon.webhook_port, fixed) == 202
     wait_for(lambda: daemon.status()["lastAppliedRevision"] == fixed, 5, "the fixed revision")
     assert fetch_claims(pg_url) == {"org": "acme", "team": "tools"}
 
@@ -326,7 +329,7 @@ def test_two_daemons_only_the_leader_applies_and_the_follower_takes_over(
     # A webhook that lands on the follower is relayed to the leader, which applies the push.
     remote.edit("entries/io.github.acme/fetch-1.0.0.yaml", "team: platform", "team: tools")
     revision = remote.commit("new team")
-    assert push_webhook(second.port, revision) == 202
+    assert push_webhook(second.webhook_port, revision) == 202
     wait_for(lambda: fetch_claims(pg_url) == {"org": "acme", "team": "tools"}, 3, "the leader to apply")
     # the database commits before the status is updated: wait for both
     wait_for(lambda: first.status()["lastAppliedRevision"] == revision, 3, "the status to show it")
@@ -538,7 +541,7 @@ def test_a_push_during_a_cycle_is_applied_by_the_next_cycle(
     wait_for(lambda: _log_has(daemon.log, "pausing in the registry apply"), 30, "the first apply")
     remote.edit("entries/io.github.acme/fetch-1.0.0.yaml", "team: platform", "team: tools")
     revision = remote.commit("pushed while the first cycle applies")
-    assert push_webhook(daemon.port, revision) == 202
+    assert push_webhook(daemon.webhook_port, revision) == 202
     status = daemon.wait_cycles(2, timeout=15)
     assert [h["outcome"] for h in status["history"]] == ["applied", "applied"]
     assert status["history"][0]["trigger"] == "webhook"

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler.commands.common import EXIT_ERROR
+from reconciler.commands.operator import install_trust, operator_options
 
 WEBHOOK_SECRET_ENV = "MCP_GITOPS_WEBHOOK_SECRET"
 GIT_TOKEN_ENV = "MCP_GITOPS_GIT_TOKEN"
@@ -57,12 +58,12 @@ def _read_secret_file(path: str | None, env_name: str) -> str | None:
     return value or None
 
 
-def _listen(value: str) -> tuple[str, int]:
+def _listen(value: str, flag: str = "--listen") -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     try:
         return host or "0.0.0.0", int(port)
     except ValueError:
-        raise click.UsageError(f"--listen {value!r}: expected HOST:PORT or :PORT") from None
+        raise click.UsageError(f"{flag} {value!r}: expected HOST:PORT or :PORT") from None
 
 
 @click.command()
@@ -99,7 +100,27 @@ def _listen(value: str) -> tuple[str, int]:
     "--listen",
     default=":8080",
     show_default=True,
-    help="HOST:PORT for /healthz /readyz /metrics /status /webhook.",
+    help="HOST:PORT for /healthz /readyz /metrics /status (keep it inside the cluster).",
+)
+@click.option(
+    "--webhook-listen",
+    default=":8081",
+    show_default=True,
+    help="HOST:PORT for POST /webhook, the only endpoint to expose to GitHub (needs a webhook secret).",
+)
+@click.option(
+    "--http-timeout",
+    type=DURATION,
+    default="10s",
+    show_default=True,
+    help="Close an HTTP connection that makes no progress for this long (slow or stalled clients).",
+)
+@click.option(
+    "--webhook-max-bytes",
+    type=click.IntRange(min=1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest webhook body accepted; a larger Content-Length is refused unread (413).",
 )
 @click.option(
     "--webhook-secret-file",
@@ -195,6 +216,7 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
+@operator_options(database=True, redis=True)
 @click.option(
     "--debug-pause-at", default=None, hidden=True, help="PHASE=SECONDS: sleep in the registry apply (tests)."
 )
@@ -207,6 +229,8 @@ def run(**opts: Any) -> None:
     from reconciler.daemon import logs
 
     logs.configure(opts["log_level"])
+    local = Path(opts["source"])
+    install_trust(opts, local if local.is_dir() else None)
     try:
         daemon = build_daemon(opts)
     except click.UsageError:
@@ -247,7 +271,13 @@ def _install_signal_handlers(daemon: Any) -> None:
 
 def build_daemon(opts: dict[str, Any]) -> Any:
     from reconciler.daemon.backoff import Backoff
-    from reconciler.daemon.config import DaemonConfig, ElectionSettings, default_identity, default_state_dir
+    from reconciler.daemon.config import (
+        DaemonConfig,
+        ElectionSettings,
+        HttpLimits,
+        default_identity,
+        default_state_dir,
+    )
     from reconciler.daemon.gitsync import GitCredentials, GitMirror, LocalFolder, is_remote
     from reconciler.daemon.runner import Daemon, ensure_state_dir
     from reconciler.daemon.steps import ClusterStep, RegistryStep, SessionsStep
@@ -278,6 +308,10 @@ def build_daemon(opts: dict[str, Any]) -> Any:
         resync_interval=opts["resync_interval"],
         listen_host=host,
         listen_port=port,
+        webhook_listen=_listen(opts["webhook_listen"], "--webhook-listen") if secret else None,
+        http_limits=HttpLimits(
+            channel_timeout=opts["http_timeout"], max_body_bytes=opts["webhook_max_bytes"]
+        ),
         webhook_secret=secret.encode() if secret else None,
         shutdown_grace=opts["shutdown_grace"],
         failure_backoff=Backoff(base=opts["retry_base"], factor=2.0, cap=opts["retry_max"]),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.daemon.backoff import Backoff
+from reconciler.daemon.webhook import MAX_BODY_BYTES
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -66,6 +67,19 @@ class ElectionSettings:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """Bounds of one listener (waitress adjustments)."""
+
+    threads: int = 4
+    connection_limit: int = 100
+    backlog: int = 1024
+    # Seconds a connection may make no progress before it is closed (a slow or stalled client).
+    channel_timeout: float = 10.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_header_bytes: int = 16 * 1024
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     source: str
     branch: str = "main"
@@ -75,6 +89,9 @@ class DaemonConfig:
     resync_interval: float = 600.0
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
+    # The internet-facing webhook listener, apart from the operations endpoints; None: no webhook.
+    webhook_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     webhook_secret: bytes | None = None
     shutdown_grace: float = 25.0
     failure_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, factor=2.0, cap=180.0))

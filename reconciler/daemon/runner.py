@@ -19,7 +19,7 @@ from pathlib import Path
 from reconciler.daemon.backoff import jittered
 from reconciler.daemon.config import DaemonConfig
 from reconciler.daemon.cycle import Cycle, CycleSettings
-from reconciler.daemon.endpoints import HttpServer, Wiring
+from reconciler.daemon.endpoints import DaemonHttp, Wiring
 from reconciler.daemon.gitsync import GitMirror, LocalFolder
 from reconciler.daemon.leader import Elector, NoElection
 from reconciler.daemon.logs import fields, redact_url
@@ -72,11 +72,9 @@ class Daemon:
         )
         self._heartbeat = time.monotonic()
         self._stopped = threading.Event()
-        self.http: HttpServer | None = None
+        self.http: DaemonHttp | None = None
         if serve_http:
-            self.http = HttpServer(
-                config.listen_host,
-                config.listen_port,
+            self.http = DaemonHttp(
                 Wiring(
                     self.status,
                     self.metrics,
@@ -85,6 +83,9 @@ class Daemon:
                     config.webhook_secret,
                     self._branch(),
                 ),
+                (config.listen_host, config.listen_port),
+                config.webhook_listen,
+                config.http_limits,
             )
         watched = source.watch_paths() if config.watch else []
         self.watcher = Watcher(watched, self.request_reconcile, self.stop_event)
@@ -157,6 +158,7 @@ class Daemon:
                 source=redact_url(self.source.label),
                 interval_s=self.config.interval,
                 listen=f"{self.config.listen_host}:{self.http.port if self.http else '-'}",
+                webhook_port=self.http.webhook_port if self.http else None,
                 identity=self.elector.identity,
                 targets=[t.name for t in self.targets],
                 pid=os.getpid(),
