@@ -19,6 +19,8 @@ from reconciler.sessions import (
     metric_samples,
     render,
 )
+from reconciler.sessions.measure import DestinationRefused
+from reconciler.trust import HostRule, OperatorTrust
 from tests.harness.redis import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -380,7 +382,14 @@ def test_passwords(redis_auth_server: RedisServer) -> None:
         assert finding.rule == "session-redis-auth" and "requires a password" in finding.message
         assert "no cluster is available" in finding.message  # why the passwordRef was not used
 
-        wrong = measure_sessions([spec], MeasureOptions(password=GivenPassword("nope", "env X")))
+        # The manifest chose this address: the operator must allow it before a password goes there.
+        with pytest.raises(DestinationRefused, match="not allowed"):
+            measure_sessions([spec], MeasureOptions(password=GivenPassword("nope", "env X")))
+        host = redis_auth_server.address.rpartition(":")[0]
+        allowed = OperatorTrust(redis_hosts=(HostRule.parse(host),))
+        wrong = measure_sessions(
+            [spec], MeasureOptions(password=GivenPassword("nope", "env X"), trust=allowed)
+        )
         (finding,) = wrong.findings
         assert finding.rule == "session-redis-auth" and "refused" in finding.message
         assert "env X" in finding.message and "nope" not in render(wrong, "json")
@@ -388,12 +397,14 @@ def test_passwords(redis_auth_server: RedisServer) -> None:
 
         assert redis_auth_server.password is not None
         given = measure_sessions(
-            [spec], MeasureOptions(password=GivenPassword(redis_auth_server.password, "f"))
+            [spec], MeasureOptions(password=GivenPassword(redis_auth_server.password, "f"), trust=allowed)
         )
         assert given.redis[0].reachable and given.prefixes[0].sessions == 2
 
         secret = FakeCluster(secrets={("tools", "redis-password", "password"): redis_auth_server.password})
-        from_secret = measure_sessions([spec], MeasureOptions(cluster=secret))
+        with pytest.raises(DestinationRefused):
+            measure_sessions([spec], MeasureOptions(cluster=secret))
+        from_secret = measure_sessions([spec], MeasureOptions(cluster=secret, trust=allowed))
         assert from_secret.redis[0].password_source == "secret tools/redis-password"
         assert from_secret.prefixes[0].sessions == 2 and not from_secret.fails()
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from reconciler.sessions import MeasureOptions, SecretRef, Threshold, measure_sessions, open_cluster, render
+from reconciler.trust import HostRule, OperatorTrust
 from tests.harness.kube import TEST_FIELD_MANAGER, KubeCluster
 from tests.harness.redis import RedisServer
 from tests.test_sessions import HOUR, MINUTE, assert_redacted, proxy_value, seed, server, vmcp_value
@@ -157,8 +158,10 @@ def test_password_from_the_secret(
         missing = server(
             redis_auth_server, prefix, namespace=kube_namespace, password_ref=SecretRef("nope", "password")
         )
-        found = measure_sessions([good], MeasureOptions(cluster=reader))
-        absent = measure_sessions([missing], MeasureOptions(cluster=reader))
+        # The manifest chose the address: the operator allows it (tests/test_trust_sessions.py).
+        allowed = OperatorTrust(redis_hosts=(HostRule.parse(redis_auth_server.address),))
+        found = measure_sessions([good], MeasureOptions(cluster=reader, trust=allowed))
+        absent = measure_sessions([missing], MeasureOptions(cluster=reader, trust=allowed))
     finally:
         reader.close()
         redis_auth_server.client().delete(prefix + "a")

@@ -361,6 +361,12 @@ def build_daemon(opts: dict[str, Any]) -> Any:
             )
         )
     sessions = None
+    if config.redis_url:
+        from reconciler.sessions.connection import mask_url, url_problem
+
+        problem = url_problem(config.redis_url)
+        if problem:
+            raise click.UsageError(f"--redis-url {mask_url(config.redis_url)}: {problem}")
     if config.redis_url or opts["session_health"]:
         sessions = SessionsStep(
             redis_url=config.redis_url,

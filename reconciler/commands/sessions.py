@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.commands.common import EXIT_FINDINGS, EXIT_OK, fail, repo_argument, rev_options, tool_errors
+from reconciler.commands.operator import install_trust, operator_options
 
 if TYPE_CHECKING:
     from reconciler.sessions import GivenPassword, ServerSpec, Threshold
@@ -25,13 +26,20 @@ PASSWORD_ENV_VARS = (
 
 def _redis_urls(values: tuple[str, ...]) -> dict[str, str]:
     from reconciler.sessions import ANY_ADDRESS
+    from reconciler.sessions.connection import mask_url, url_problem
 
     urls: dict[str, str] = {}
     for value in values:
         head, sep, rest = value.partition("=")
         address, url = (head, rest) if sep and "://" not in head else (ANY_ADDRESS, value)
         if "://" not in url or not address:
-            fail(f"--redis-url {value}: expected [ADDRESS=]URL with a redis://, rediss:// or unix:// URL")
+            fail(
+                f"--redis-url {mask_url(value)}: expected [ADDRESS=]URL with a redis://, rediss:// or "
+                "unix:// URL"
+            )
+        problem = url_problem(url)
+        if problem:
+            fail(f"--redis-url {mask_url(value)}: {problem}")
         urls[address] = url
     return urls
 
@@ -112,6 +120,14 @@ def _selected(servers: list[ServerSpec], wanted: tuple[str, ...]) -> list[Server
     "--max-keys", type=click.IntRange(min=1), default=None, help="Stop reading a prefix after N keys."
 )
 @click.option("--pings", type=click.IntRange(1, 100), default=5, show_default=True, help="PINGs to time.")
+@click.option(
+    "--max-value-bytes",
+    type=click.IntRange(min=1024),
+    default=256 * 1024,
+    show_default=True,
+    help="Values larger than this are reported by size (STRLEN) and never fetched.",
+)
+@operator_options(database=False, redis=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def sessions(
     repo: str,
@@ -125,7 +141,9 @@ def sessions(
     servers: tuple[str, ...],
     max_keys: int | None,
     pings: int,
+    max_value_bytes: int,
     fmt: str,
+    **operator: str | tuple[str, ...] | None,
 ) -> None:
     """Report the Redis sessions of every MCPServer and VirtualMCPServer in REPO whose
     sessionStorage.provider is redis: reachability and latency, sessions by kind and state, stale
@@ -145,14 +163,17 @@ def sessions(
         render,
         servers_from_manifests,
     )
+    from reconciler.sessions.measure import DestinationRefused
     from reconciler.source import open_source
 
+    install_trust(operator, repo)
     options = MeasureOptions(
         redis_urls=_redis_urls(redis_urls),
         password=_given_password(redis_password_file),
         stale_threshold=_threshold(stale_threshold),
         max_keys=max_keys,
         pings=pings,
+        max_value_bytes=max_value_bytes,
     )
     with tool_errors():
         repository = load_repository(open_source(repo, rev))
@@ -167,6 +188,8 @@ def sessions(
         options.cluster = cluster
     try:
         report = measure_sessions(specs, options)
+    except DestinationRefused as exc:
+        fail(str(exc))
     finally:
         if cluster is not None:
             cluster.close()

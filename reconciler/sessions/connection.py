@@ -42,13 +42,33 @@ class Endpoint:
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced, safe to print."""
-    parts = urlsplit(url)
+    """The URL with its password replaced, safe to print (also when it does not parse)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme, sep, rest = url.partition("://")
+        userinfo, at, host = rest.rpartition("@")
+        return f"{scheme}{sep}***@{host}" if at and ":" in userinfo else url
     if parts.password is None:
         return url
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def url_problem(url: str) -> str | None:
+    """Why redis-py could not use `url`, or None; checked up front so a typo is a usage error."""
+    import redis
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            return f"the scheme {parts.scheme!r} is not redis, rediss or unix"
+        redis.connection.parse_url(url)
+    except (ValueError, TypeError) as exc:
+        return str(exc) or "not a valid URL"
+    return None
 
 
 def split_address(address: str) -> tuple[str, int]:

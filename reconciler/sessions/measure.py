@@ -11,11 +11,18 @@ from typing import Any
 
 from reconciler.findings import Finding, Severity
 from reconciler.sessions.cluster import ClusterProblem, ClusterReader
-from reconciler.sessions.connection import Endpoint, RedisProblem, describe_error, handshake, open_client
+from reconciler.sessions.connection import (
+    Endpoint,
+    RedisProblem,
+    describe_error,
+    handshake,
+    open_client,
+    split_address,
+)
 from reconciler.sessions.password import ChosenPassword, GivenPassword, choose_password
 from reconciler.sessions.proxy_format import ProxyBackends, ProxyClassifier, looks_like_proxy_session
 from reconciler.sessions.report import PrefixSessions, RedisStatus, SessionsReport
-from reconciler.sessions.scan import SCAN_COUNT, read_prefix
+from reconciler.sessions.scan import MAX_VALUE_BYTES, SCAN_COUNT, Oversized, read_prefix
 from reconciler.sessions.specs import (
     DEFAULT_TTL_SECONDS,
     MCP_SERVER,
@@ -27,6 +34,7 @@ from reconciler.sessions.specs import (
 )
 from reconciler.sessions.ttl import TtlCollector
 from reconciler.sessions.vmcp_format import VmcpClassifier
+from reconciler.trust import ALLOW_REDIS_ENV, OperatorTrust, TrustError, installed
 
 ANY_ADDRESS = "*"  # key of a --redis-url that applies to every address
 
@@ -73,6 +81,9 @@ class MeasureOptions:
     scan_count: int = SCAN_COUNT
     max_keys: int | None = None  # per prefix; None: all
     sample_size: int = 5  # unparseable key names kept per prefix
+    max_value_bytes: int = MAX_VALUE_BYTES  # larger values are sized, never fetched
+    # Which Redis hosts a manifest may name and still receive the operator's password.
+    trust: OperatorTrust = field(default_factory=installed)
     ttl_seconds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TTL_SECONDS))
 
     def endpoint(self, address: str) -> Endpoint:
@@ -262,6 +273,7 @@ class _Measurement:
                 exclude=longer,
                 count=self.options.scan_count,
                 max_keys=self.options.max_keys,
+                max_value_bytes=self.options.max_value_bytes,
             ):
                 group.keys += len(batch.keys)
                 for key, value, pttl in zip(batch.keys, batch.values, batch.pttls, strict=True):
@@ -271,6 +283,12 @@ class _Measurement:
                         raise describe_error(value)
                     if value is None or pttl == -2:
                         group.vanished += 1  # expired or deleted since SCAN saw it
+                        continue
+                    if isinstance(value, Oversized):
+                        group.oversized += 1
+                        if len(group.oversized_sample) < sample_size:
+                            name = key.decode(errors="backslashreplace")
+                            group.oversized_sample.append(f"{name} ({value.size} bytes)")
                         continue
                     fmt = _classify(value, proxy, vmcp)
                     if fmt is None:
@@ -344,6 +362,17 @@ class _Measurement:
                     + (f", above the threshold of {threshold}" if exceeded else ""),
                 )
             )
+        if group.oversized:
+            add(
+                _finding(
+                    "session-value-too-large",
+                    Severity.WARNING,
+                    first,
+                    f"{group.oversized} value(s) under {where} are larger than "
+                    f"{self.options.max_value_bytes} bytes and were not read, e.g. "
+                    + ", ".join(group.oversized_sample),
+                )
+            )
         if group.unparseable:
             add(
                 _finding(
@@ -372,7 +401,7 @@ def _classify(value: Any, proxy: ProxyClassifier | None, vmcp: VmcpClassifier | 
         return None  # WRONGTYPE: not a string key (a hash, a list, ...)
     try:
         obj = json.loads(value)
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; RecursionError: nested too deep
         return None
     if not isinstance(obj, dict):
         return None
@@ -383,10 +412,40 @@ def _classify(value: Any, proxy: ProxyClassifier | None, vmcp: VmcpClassifier | 
     return None
 
 
+class DestinationRefused(TrustError):
+    """A manifest names a Redis the operator did not allow, and a password would be sent to it."""
+
+
+def refuse_untrusted_destinations(servers: list[ServerSpec], options: MeasureOptions) -> None:
+    """Before any dial: a password the operator holds (given, or read from a Secret with the operator's
+    cluster credentials) goes only to a Redis the operator named (--redis-url) or allowed."""
+    for spec in servers:
+        endpoint = options.endpoint(spec.storage.address)
+        if endpoint.url is not None:
+            continue  # the operator's own URL
+        if options.password is not None:
+            password = options.password.source
+        elif spec.storage.password_ref is not None and options.cluster is not None:
+            password = f"the Secret {spec.namespace}/{spec.storage.password_ref.name}"
+        else:
+            continue
+        host, port = split_address(spec.storage.address)
+        if not options.trust.allows_redis(host, port):
+            raise DestinationRefused(
+                f"{spec.path}:{spec.address_line or spec.line}: {spec.ref} names the Redis "
+                f"{spec.storage.address}, which the operator has not allowed, and the password from "
+                f"{password} would be sent there; "
+                f"refusing before connecting. Allow it (--allow-redis-host {host}, ${ALLOW_REDIS_ENV}) "
+                "or dial your own URL (--redis-url)"
+            )
+
+
 def measure_sessions(servers: list[ServerSpec], options: MeasureOptions | None = None) -> SessionsReport:
     """Measure the Redis sessions of `servers` (specs whose session storage is Redis). Never raises for
     an unreachable Redis or cluster: those are findings in the report."""
-    measurement = _Measurement(options or MeasureOptions())
+    options = options or MeasureOptions()
+    refuse_untrusted_destinations(servers, options)
+    measurement = _Measurement(options)
     databases: dict[tuple[str, int], list[ServerSpec]] = defaultdict(list)
     for spec in servers:
         databases[(spec.storage.address, spec.storage.db)].append(spec)

@@ -64,6 +64,7 @@ def _prefix_lines(group: PrefixSessions) -> list[str]:
             return lines
     lines.append(
         pad + f"keys {group.keys}, sessions {group.sessions}, unparseable {group.unparseable}, "
+        f"too large {group.oversized}, "
         f"vanished during the scan {group.vanished} ({group.scan_seconds:.2f} s"
         + (", stopped at --max-keys)" if group.truncated else ")")
     )
@@ -95,6 +96,8 @@ def _prefix_lines(group: PrefixSessions) -> list[str]:
         lines.append(pad + _ttl_line(fmt, ttl))
     if group.unparseable_sample:
         lines.append(pad + "unparseable keys, e.g.: " + ", ".join(group.unparseable_sample))
+    if group.oversized_sample:
+        lines.append(pad + "values too large to read, e.g.: " + ", ".join(group.oversized_sample))
     return lines
 
 

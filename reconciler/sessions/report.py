@@ -95,6 +95,8 @@ class PrefixSessions:
     vanished: int = 0  # expired or deleted between SCAN and GET
     unparseable: int = 0
     unparseable_sample: list[str] = field(default_factory=list)  # key names only
+    oversized: int = 0  # values above the size bound: sized, never fetched
+    oversized_sample: list[str] = field(default_factory=list)  # "key (N bytes)"
     truncated: bool = False  # stopped at --max-keys
     scan_seconds: float = 0.0
     proxy: ProxyCounts | None = None

@@ -1,8 +1,9 @@
 """Reading the keys under a prefix without changing them.
 
-Keys are found with SCAN (KEYS blocks the server for the whole keyspace) and read with pipelined GET and
-PTTL. Never GETEX, which ToolHive itself uses to read: it would restart each session's sliding TTL and
-keep dead sessions alive.
+Keys are found with SCAN (KEYS blocks the server for the whole keyspace) and read with pipelined
+STRLEN and PTTL, then GET for the values no larger than the bound: a value above it is reported by its
+size and never fetched, so a few huge values cannot exhaust memory. Never GETEX, which ToolHive itself
+uses to read: it would restart each session's sliding TTL and keep dead sessions alive.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from reconciler.sessions.connection import describe_error
 
 SCAN_COUNT = 1000
+# A ToolHive session is a few KB; a value past this is not fetched.
+MAX_VALUE_BYTES = 256 * 1024
 _GLOB_SPECIAL = re.compile(rb"([*?\[\]\\])")
 
 
@@ -24,8 +27,16 @@ def match_pattern(prefix: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
+class Oversized:
+    """A value larger than the bound, not fetched."""
+
+    size: int
+
+
+@dataclass(frozen=True)
 class Batch:
-    """Keys of one SCAN step, with their values (None: gone; an Exception: not a string) and PTTLs."""
+    """Keys of one SCAN step, with their values (None: gone; an Exception: not a string; Oversized:
+    too large to fetch) and PTTLs."""
 
     keys: list[bytes]
     values: list[Any]
@@ -39,6 +50,7 @@ def read_prefix(
     exclude: tuple[bytes, ...] = (),
     count: int = SCAN_COUNT,
     max_keys: int | None = None,
+    max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> Iterator[Batch]:
     """Batches of the keys under `prefix`, each key once, skipping keys under any of the longer prefixes
     in `exclude` (measured on their own). Stops after `max_keys`. Raises RedisProblem."""
@@ -57,39 +69,65 @@ def read_prefix(
         if keys:
             seen.update(keys)
             taken += len(keys)
-            yield _read(client, keys)
+            yield _read(client, keys, max_value_bytes)
         if cursor == 0 or (max_keys is not None and taken >= max_keys):
             return
 
 
-def _pack(keys: list[bytes]) -> bytes:
-    """GET and PTTL of every key, as one RESP buffer (redis-py's per-command packing costs more than
-    everything else the measurement does)."""
+def _pack(command: bytes, keys: list[bytes]) -> bytes:
+    """`command` (and PTTL, for STRLEN) of every key, as one RESP buffer (redis-py's per-command packing
+    costs more than everything else the measurement does)."""
+    word = b"$%d\r\n%s\r\n" % (len(command), command)
     parts: list[bytes] = []
     for key in keys:
         head = b"$%d\r\n" % len(key)
-        parts += (b"*2\r\n$3\r\nGET\r\n", head, key, b"\r\n*2\r\n$4\r\nPTTL\r\n", head, key, b"\r\n")
+        parts += (b"*2\r\n", word, head, key, b"\r\n")
+        if command == b"STRLEN":
+            parts += (b"*2\r\n$4\r\nPTTL\r\n", head, key, b"\r\n")
     return b"".join(parts)
 
 
-def _read(client: Any, keys: list[bytes]) -> Batch:
-    """One round trip: all GETs and PTTLs written at once, then the replies read in order. An error reply
-    (WRONGTYPE for a key that is not a string) is kept in place of its value."""
+def _round_trip(client: Any, packed: bytes, replies: int) -> list[Any]:
+    """Send `packed`, read `replies` replies in order. An error reply (WRONGTYPE for a key that is not a
+    string) is kept in place of its value."""
     from redis.exceptions import ResponseError
 
     pool = client.connection_pool
     connection = pool.get_connection()
-    replies: list[Any] = []
+    found: list[Any] = []
     try:
-        connection.send_packed_command([_pack(keys)], check_health=False)
-        for _ in range(2 * len(keys)):
+        connection.send_packed_command([packed], check_health=False)
+        for _ in range(replies):
             try:
-                replies.append(connection.read_response(disable_decoding=True))
+                found.append(connection.read_response(disable_decoding=True))
             except ResponseError as exc:  # the reply was consumed; the next one follows
-                replies.append(exc)
+                found.append(exc)
     except Exception as exc:
         connection.disconnect()  # replies may be left unread: never reuse this connection
         raise describe_error(exc) from None
     finally:
         pool.release(connection)
-    return Batch(keys, replies[0::2], replies[1::2])
+    return found
+
+
+def _read(client: Any, keys: list[bytes], max_value_bytes: int) -> Batch:
+    """Two round trips: STRLEN and PTTL of every key, then GET of those small enough to fetch."""
+    sized = _round_trip(client, _pack(b"STRLEN", keys), 2 * len(keys))
+    lengths, pttls = sized[0::2], sized[1::2]
+    values: list[Any] = []
+    wanted: list[int] = []
+    for index, (length, pttl) in enumerate(zip(lengths, pttls, strict=True)):
+        if isinstance(length, Exception):
+            values.append(length)
+        elif pttl == -2:
+            values.append(None)  # gone: STRLEN says 0 for a missing key
+        elif length > max_value_bytes:
+            values.append(Oversized(int(length)))
+        else:
+            values.append(None)
+            wanted.append(index)
+    if wanted:
+        fetched = _round_trip(client, _pack(b"GET", [keys[i] for i in wanted]), len(wanted))
+        for index, value in zip(wanted, fetched, strict=True):
+            values[index] = value
+    return Batch(keys, values, pttls)

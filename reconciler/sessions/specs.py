@@ -7,7 +7,7 @@ repository is only one way to produce specs (`servers_from_manifests`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 MCP_SERVER = "MCPServer"
@@ -51,6 +51,7 @@ class ServerSpec:
     storage: SessionStorage
     path: str = ""  # where the manifest is, for findings
     line: int = 0
+    address_line: int = 0  # the line of sessionStorage.address, for a refused destination
 
     @property
     def session_format(self) -> str:
@@ -124,5 +125,8 @@ def servers_from_manifests(documents: Iterable[ManifestDocument], default_namesp
         kind = kind if isinstance(kind, str) else doc.kind
         spec = spec_from_manifest(kind, data, default_namespace, doc.path, doc.line)
         if spec is not None:
+            locate = getattr(doc, "locate", None)  # positions are resolved only for these few
+            if locate is not None:
+                spec = replace(spec, address_line=locate(("spec", "sessionStorage", "address"))[0])
             specs.append(spec)
     return specs
