@@ -6,11 +6,28 @@ parse it); add fields, never rename or remove them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+# What must never reach a terminal or a log raw: C0 controls (ESC starts terminal escape sequences,
+# CR and LF forge lines such as `::error file=...`), DEL, C1 controls, Unicode line and paragraph
+# separators, and the bidirectional overrides that make text read differently from what it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every character that could drive a terminal or forge a line shown as `\\xNN` or
+    `\\uNNNN`; a backslash stays as it is."""
+    return _UNPRINTABLE.sub(_escape_char, text)
 
 
 class Severity(StrEnum):
@@ -35,6 +52,14 @@ class Finding:
     message: str
     # Set when a waiver covers this finding: the waiver's reason. Waived findings never fail a run.
     waived: str | None = None
+
+    def __post_init__(self) -> None:
+        # The one place every reporter's text passes through: paths, rule IDs (a repository's own
+        # policies name them), messages that quote keys or values from the repository, waiver reasons.
+        for name in ("rule", "path", "message", "waived"):
+            value = getattr(self, name)
+            if isinstance(value, str) and _UNPRINTABLE.search(value):
+                object.__setattr__(self, name, printable(value))
 
     def waive(self, reason: str) -> Finding:
         return replace(self, waived=reason)

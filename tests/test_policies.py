@@ -255,3 +255,29 @@ def test_without_a_token_coverage_is_reported_once_as_not_judged(tmp_path: Path)
     infos = [f for f in run(root) if f.rule == "coverage-not-judged"]
     assert len(infos) == 1
     assert "claims-not-covered" in infos[0].message and "claims-change-not-covered" in infos[0].message
+
+
+def test_secret_in_repo_is_secret_input_with_a_literal_default(tmp_path: Path) -> None:
+    bad_entry = entry()
+    bad_entry["server"]["packages"][0]["environmentVariables"] = [
+        {"name": "API_KEY", "isSecret": True, "default": "sk-live-hunter2"},
+        {"name": "REGION", "default": "eu-west-1"},
+        {"name": "TOKEN", "isSecret": True, "description": "no default: fine"},
+    ]
+    found = [
+        f for f in run(write_repo(tmp_path, entries={"a.yaml": bad_entry})) if f.rule == "secret-in-repo"
+    ]
+    assert len(found) == 1, found
+    assert "API_KEY" in found[0].message and "hunter2" not in found[0].message
+    text = (tmp_path / "entries" / "a.yaml").read_text().splitlines()
+    assert found[0].line == next(i for i, t in enumerate(text, 1) if "sk-live-hunter2" in t)
+
+
+def test_secrets_walk_visits_a_shared_or_cyclic_node_once() -> None:
+    from reconciler.policy.functions import secrets_in
+
+    shared = {"url": "postgres://u:pw@db/x"}
+    looped: dict[str, Any] = {"a": shared, "b": shared, "c": [shared] * 1000}
+    looped["self"] = looped
+    found = secrets_in(looped)
+    assert len(found) == 1 and "pw" not in str(found)

@@ -251,10 +251,13 @@ def test_github_round_trips_active_findings(context: ReportContext) -> None:
 
 
 def test_github_escaping() -> None:
+    # A finding never holds a raw CR or LF (reconciler.findings.printable); the command escaping is the
+    # second layer for anything else that reaches it.
     finding = Finding("schema", E, "dir,x/a:b%.yaml", 3, 4, "50%: a,b\r\nnext")
     assert github.annotation(finding) == (
-        "::error file=dir%2Cx/a%3Ab%25.yaml,line=3,col=4,title=schema::50%25: a,b%0D%0Anext"
+        "::error file=dir%2Cx/a%3Ab%25.yaml,line=3,col=4,title=schema::50%25: a,b\\x0d\\x0anext"
     )
+    assert github.escape_data("a\r\nb") == "a%0D%0Ab"
     assert github.escape_data("%0A") == "%250A"
     assert github.escape_property("a:b,c%") == "a%3Ab%2Cc%25"
 
@@ -483,3 +486,22 @@ def test_subfolder_paths_point_into_the_checkout() -> None:
 )
 def test_checkout_prefix(root: str, prefix: str) -> None:
     assert checkout_prefix(ReportContext(root=root)) == prefix
+
+
+HOSTILE = "key\x1b[2J\x1b]0;pwned\x07\r\n::error file=x.yaml,line=1::forged\u202etxt"
+
+
+def test_no_reporter_lets_a_control_character_through(context: ReportContext) -> None:
+    """Terminal escapes, CR/LF line forging and bidi overrides from the repository (key names, file
+    names, waiver reasons, a policy's own rule ID) are escaped once, in the finding, for every format."""
+    hostile = Finding(HOSTILE, E, f"entries/{HOSTILE}.yaml", 2, 1, f"claims key {HOSTILE!s} is bad")
+    waived = Finding("claims-required", W, "entries/b.yaml", 1, 1, "m").waive(HOSTILE)
+    report = Report([hostile, waived], files=2)
+    for name in ("text", "github", "json", "sarif", "junit", "markdown"):
+        output = renderer(name)(report, context)
+        assert "\x1b" not in output and "\r" not in output and "\u202e" not in output and "\x07" not in output
+        forged = [line for line in output.splitlines() if line.startswith("::error file=x.yaml")]
+        assert not forged, (name, forged)
+    text = renderer("text")(report, context)
+    assert len(text.splitlines()) == 3  # two findings and the summary: no forged lines
+    assert "key\\x1b[2J" in text and "\\x0d\\x0a::error" in text and "\\u202e" in text

@@ -30,15 +30,33 @@ def _secret_env_value(node: dict[str, Any]) -> bool:
     return type(name) is str and type(value) is str and bool(value) and bool(_SECRET_ENV_NAME.search(name))
 
 
+def _secret_input_literal(node: dict[str, Any]) -> str | None:
+    """The key of a literal `default` or `value` on a server.json input marked `isSecret: true`."""
+    if node.get("isSecret") is not True:
+        return None
+    for key in ("default", "value"):
+        literal = node.get(key)
+        if type(literal) is str and literal:
+            return key
+    return None
+
+
 def secrets_in(document: Any) -> list[dict[str, str]]:
     """Places in a document that hold a credential in clear: `{path, what}` per place, never the
-    value. Connection URLs with a password anywhere, and literal values of secret-looking
-    environment variables (`{name: ..._PASSWORD, value: ...}`)."""
+    value. Connection URLs with a password anywhere, literal values of secret-looking environment
+    variables (`{name: ..._PASSWORD, value: ...}`), and literal `default`/`value` of server.json inputs
+    marked `isSecret: true`. Each container is visited once: a structure that shares or loops back to
+    a node (YAML aliases) cannot make the walk repeat itself or run for ever."""
     found: list[dict[str, str]] = []
+    seen: set[int] = set()
     # Only containers, and strings that could be a URL with credentials, are worth visiting.
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         path, node = stack.pop()
+        if type(node) is not str:
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
         kind = type(node)
         if kind is str:
             if _url_has_password(node):
@@ -50,6 +68,16 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
                     {
                         "path": format_field_path((*path, "value")),
                         "what": f"an inline value for the secret variable {node['name']}",
+                    }
+                )
+            literal = _secret_input_literal(node)
+            if literal is not None:
+                name = node.get("name")
+                label = f" {name}" if type(name) is str else ""
+                found.append(
+                    {
+                        "path": format_field_path((*path, literal)),
+                        "what": f"a literal {literal} for the secret input{label} (isSecret: true)",
                     }
                 )
             children: Any = node.items()
@@ -64,10 +92,11 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
 
 
 def secrets_of(document: Document) -> list[dict[str, str]]:
-    # Both kinds of secret need a literal marker in the text: `@` in a URL with credentials, or a
-    # `value` key; most documents have neither, and a substring test is far cheaper than the walk.
+    # Every kind of secret needs a literal marker in the text: `@` in a URL with credentials, a
+    # `value` key, or `isSecret`; most documents have none, and a substring test is far cheaper than
+    # the walk.
     text = document.text
-    if text and "@" not in text and "value" not in text:
+    if text and "@" not in text and "value" not in text and "isSecret" not in text:
         return []
     return secrets_in(document.data)
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.findings import Finding, Severity
+from reconciler.findings import Finding, Severity, printable
 from reconciler.sessions.cluster import ClusterProblem, ClusterReader
 from reconciler.sessions.connection import (
     Endpoint,
@@ -287,14 +287,14 @@ class _Measurement:
                     if isinstance(value, Oversized):
                         group.oversized += 1
                         if len(group.oversized_sample) < sample_size:
-                            name = key.decode(errors="backslashreplace")
+                            name = printable(key.decode(errors="backslashreplace"))
                             group.oversized_sample.append(f"{name} ({value.size} bytes)")
                         continue
                     fmt = _classify(value, proxy, vmcp)
                     if fmt is None:
                         group.unparseable += 1
                         if len(group.unparseable_sample) < sample_size:
-                            group.unparseable_sample.append(key.decode(errors="backslashreplace"))
+                            group.unparseable_sample.append(printable(key.decode(errors="backslashreplace")))
                         continue
                     group.sessions += 1
                     ttls[fmt].add(pttl)
