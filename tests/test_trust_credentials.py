@@ -159,3 +159,16 @@ def test_host_rules_parse_and_bad_ones_are_errors(tmp_path: Path) -> None:
     bad.write_text("database:\n  allowHost: [x]\n")
     with pytest.raises(TrustError, match="allowHost"):
         load(str(bad), env={})
+
+
+def test_the_daemon_refuses_a_repository_chosen_host_too(tmp_path: Path) -> None:
+    with RecordingListener() as listener:
+        repo = repo_with_settings_url(tmp_path / "repo", listener.port)
+        done = cli(
+            "run", str(repo), "--once", "--target", "registry", "--state-dir", str(tmp_path / "state"),
+            THV_REGISTRY_DATABASE_PASSWORD=PASSWORD,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "not allowed" in done.stdout + done.stderr
+        assert PASSWORD not in done.stdout + done.stderr
+    assert listener.connections == 0 and bytes(listener.received) == b""

@@ -27,6 +27,7 @@ from reconciler.commands.common import (
     tool_errors,
 )
 from reconciler.commands.operator import install_trust, operator_options
+from reconciler.findings import printable
 from reconciler.targets import ALL, TargetError, TargetOptions, TargetPlan, load_target, select, target_names
 
 
@@ -189,7 +190,9 @@ def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> 
     if fmt == "json":
         click.echo(scrub(json.dumps({key: items}, indent=2, default=str)))
     else:
-        click.echo(scrub("\n".join(texts)))
+        # Plans quote file names and keys from the repository: no terminal escape gets through.
+        lines = "\n".join(texts).split("\n")
+        click.echo(scrub("\n".join(printable(line) for line in lines)))
 
 
 @click.command()

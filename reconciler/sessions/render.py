@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.findings import Finding
+from reconciler.findings import Finding, printable
 from reconciler.sessions.report import PrefixSessions, RedisStatus, SessionsReport, TtlSummary
 
 FORMATS = ("text", "json")
@@ -132,4 +132,7 @@ def render_json(report: SessionsReport) -> str:
 
 
 def render(report: SessionsReport, fmt: str) -> str:
-    return render_json(report) if fmt == "json" else render_text(report)
+    if fmt == "json":
+        return render_json(report)
+    # Addresses, prefixes and names come from the repository's manifests: no terminal escape gets through.
+    return "\n".join(printable(line) for line in render_text(report).split("\n"))
