@@ -92,7 +92,7 @@ class PrefixSessions:
     error: str | None = None
     keys: int = 0  # keys seen under the prefix (excluding longer prefixes measured on their own)
     sessions: int = 0  # keys that parsed as sessions
-    vanished: int = 0  # expired or deleted between SCAN and GET
+    vanished: int = 0  # expired or deleted between SCAN and reading
     unparseable: int = 0
     unparseable_sample: list[str] = field(default_factory=list)  # key names only
     oversized: int = 0  # values above the size bound: sized, never fetched

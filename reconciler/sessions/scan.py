@@ -1,9 +1,9 @@
 """Reading the keys under a prefix without changing them.
 
 Keys are found with SCAN (KEYS blocks the server for the whole keyspace) and read with pipelined
-STRLEN and PTTL, then GET for the values no larger than the bound: a value above it is reported by its
-size and never fetched, so a few huge values cannot exhaust memory. Never GETEX, which ToolHive itself
-uses to read: it would restart each session's sliding TTL and keep dead sessions alive.
+STRLEN and PTTL, then GETRANGE (up to the bound) for the values no larger than the bound: a value above
+it is reported by its size and never fetched, so a few huge values cannot exhaust memory. Never GETEX,
+which ToolHive itself uses to read: it would restart each session's sliding TTL and keep dead sessions alive.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from reconciler.sessions.connection import describe_error
 SCAN_COUNT = 1000
 # A ToolHive session is a few KB; a value past this is not fetched.
 MAX_VALUE_BYTES = 256 * 1024
+# Values fetched in one round trip add up to at most this (one value may exceed it alone), so a batch
+# of large-but-allowed values cannot hold SCAN_COUNT * MAX_VALUE_BYTES in memory at once.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 _GLOB_SPECIAL = re.compile(rb"([*?\[\]\\])")
 
 
@@ -69,21 +72,23 @@ def read_prefix(
         if keys:
             seen.update(keys)
             taken += len(keys)
-            yield _read(client, keys, max_value_bytes)
+            yield from _read(client, keys, max_value_bytes)
         if cursor == 0 or (max_keys is not None and taken >= max_keys):
             return
 
 
-def _pack(command: bytes, keys: list[bytes]) -> bytes:
-    """`command` (and PTTL, for STRLEN) of every key, as one RESP buffer (redis-py's per-command packing
-    costs more than everything else the measurement does)."""
-    word = b"$%d\r\n%s\r\n" % (len(command), command)
+def _bulk(item: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(item), item)
+
+
+def _pack(keys: list[bytes], *commands: tuple[bytes, ...]) -> bytes:
+    """Every command of `commands` for every key, as one RESP buffer (redis-py's per-command packing
+    costs more than everything else the measurement does). A command is its words before the key, then
+    its words after it: `(b"GETRANGE", b"0", b"9")` sends GETRANGE key 0 9."""
     parts: list[bytes] = []
     for key in keys:
-        head = b"$%d\r\n" % len(key)
-        parts += (b"*2\r\n", word, head, key, b"\r\n")
-        if command == b"STRLEN":
-            parts += (b"*2\r\n$4\r\nPTTL\r\n", head, key, b"\r\n")
+        for name, *after in commands:
+            parts += (b"*%d\r\n" % (2 + len(after)), _bulk(name), _bulk(key), *map(_bulk, after))
     return b"".join(parts)
 
 
@@ -110,24 +115,36 @@ def _round_trip(client: Any, packed: bytes, replies: int) -> list[Any]:
     return found
 
 
-def _read(client: Any, keys: list[bytes], max_value_bytes: int) -> Batch:
-    """Two round trips: STRLEN and PTTL of every key, then GET of those small enough to fetch."""
-    sized = _round_trip(client, _pack(b"STRLEN", keys), 2 * len(keys))
+def _read(client: Any, keys: list[bytes], max_value_bytes: int) -> Iterator[Batch]:
+    """STRLEN and PTTL of every key in one round trip; then GETRANGE of the values small enough to fetch, in
+    groups of at most MAX_BATCH_BYTES, each yielded (and so classified and dropped) before the next is
+    read. The keys not fetched (gone, not a string, too large) come first, in a batch of their own."""
+    sized = _round_trip(client, _pack(keys, (b"STRLEN",), (b"PTTL",)), 2 * len(keys))
     lengths, pttls = sized[0::2], sized[1::2]
-    values: list[Any] = []
-    wanted: list[int] = []
+    unread = Batch([], [], [])
+    groups: list[list[int]] = [[]]
+    group_bytes = 0
     for index, (length, pttl) in enumerate(zip(lengths, pttls, strict=True)):
-        if isinstance(length, Exception):
-            values.append(length)
-        elif pttl == -2:
-            values.append(None)  # gone: STRLEN says 0 for a missing key
-        elif length > max_value_bytes:
-            values.append(Oversized(int(length)))
-        else:
-            values.append(None)
-            wanted.append(index)
-    if wanted:
-        fetched = _round_trip(client, _pack(b"GET", [keys[i] for i in wanted]), len(wanted))
-        for index, value in zip(wanted, fetched, strict=True):
-            values[index] = value
-    return Batch(keys, values, pttls)
+        if isinstance(length, Exception) or pttl == -2 or length > max_value_bytes:
+            unread.keys.append(keys[index])
+            unread.pttls.append(pttl)
+            if isinstance(length, Exception):
+                unread.values.append(length)  # WRONGTYPE: not a string key
+            elif pttl == -2:
+                unread.values.append(None)  # gone (STRLEN says 0 for a missing key)
+            else:
+                unread.values.append(Oversized(int(length)))
+            continue
+        if groups[-1] and group_bytes + length > MAX_BATCH_BYTES:
+            groups.append([])
+            group_bytes = 0
+        groups[-1].append(index)
+        group_bytes += length
+    if unread.keys:
+        yield unread
+    for wanted in filter(None, groups):
+        chosen = [keys[i] for i in wanted]
+        # GETRANGE, not GET: a value that grew since STRLEN still arrives cut at the bound.
+        getrange = (b"GETRANGE", b"0", b"%d" % (max_value_bytes - 1))
+        fetched = _round_trip(client, _pack(chosen, getrange), len(chosen))
+        yield Batch(chosen, fetched, [pttls[i] for i in wanted])
