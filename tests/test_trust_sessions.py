@@ -101,3 +101,14 @@ def test_a_malformed_redis_url_is_exit_2_with_one_line(repo_copy: Path, url: str
     assert done.exception is None or isinstance(done.exception, SystemExit)
     assert done.output.count("\n") == 1 and done.output.startswith("mcp-gitops: error: --redis-url")
     assert ":pw@" not in done.output
+
+
+def test_the_daemon_refuses_a_malformed_redis_url(repo_copy: Path, tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        cli,
+        ["run", str(repo_copy), "--once", "--redis-url", "redis://u:pw@h:port", "--state-dir", str(tmp_path)],
+        env=CLEAN_ENV,
+    )
+    assert done.exit_code == 2, done.output
+    assert "--redis-url" in done.output and ":pw@" not in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
