@@ -172,3 +172,22 @@ def test_the_daemon_refuses_a_repository_chosen_host_too(tmp_path: Path) -> None
         assert "not allowed" in done.stdout + done.stderr
         assert PASSWORD not in done.stdout + done.stderr
     assert listener.connections == 0 and bytes(listener.received) == b""
+
+
+def test_hostaddr_and_libpq_file_options_cannot_route_around_the_allow_list() -> None:
+    allowed = OperatorTrust(database_hosts=(HostRule.parse("db.allowed"),))
+
+    def settings_url(url: str) -> object:
+        return type("S", (), {"database": type("D", (), {"url": url, "fromRegistryConfig": False})})
+
+    with pytest.raises(ConnectionConfigError, match=r"6\.6\.6\.6:5432"):
+        resolve_target(settings=settings_url("host=db.allowed hostaddr=6.6.6.6"), env={}, trust=allowed)
+    with pytest.raises(ConnectionConfigError, match="evil:5432"):
+        resolve_target(settings=settings_url("host=db.allowed,evil"), env={}, trust=allowed)
+    for option in ("passfile=/etc/shadow", "service=prod", "sslkey=/root/key", "options=-cx=y"):
+        with pytest.raises(ConnectionConfigError, match="may not choose"):
+            resolve_target(settings=settings_url(f"host=db.allowed {option}"), env={}, trust=allowed)
+    ok = resolve_target(
+        settings=settings_url("host=db.allowed port=6432 sslmode=require"), env={}, trust=allowed
+    )
+    assert ok.conninfo is not None

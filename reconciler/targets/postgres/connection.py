@@ -166,23 +166,39 @@ def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
     return base / "mcp-gitops" / "postgres"
 
 
-def _hosts(conninfo: str) -> list[tuple[str, int | None]]:
-    """Every (host, port) libpq would try; a missing host is the local socket, a missing port 5432."""
-    from psycopg.conninfo import conninfo_to_dict
+# What a repository-chosen connection string may set. Anything else (passfile, service, sslkey,
+# sslrootcert, options, ...) would let the repository make libpq read the operator's files or change
+# how the operator's credentials are used: refused.
+_REPOSITORY_KEYS = frozenset(
+    {"host", "hostaddr", "port", "dbname", "user", "sslmode", "connect_timeout", "application_name"}
+)
 
-    parts = conninfo_to_dict(conninfo)
-    hosts = str(parts.get("host") or parts.get("hostaddr") or "localhost").split(",")
+
+def _destinations(parts: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """Every (host, port) libpq could dial: each `host` and each `hostaddr` (which, when given, is what
+    is dialled); no host means the local socket, no port 5432."""
     ports = str(parts.get("port") or "").split(",")
-    found: list[tuple[str, int | None]] = []
-    for index, host in enumerate(hosts):
-        port_text = ports[index] if index < len(ports) else ports[-1]
-        found.append((host.strip(), int(port_text) if port_text.strip().isdigit() else 5432))
+    found: list[tuple[str, int]] = []
+    for key in ("host", "hostaddr"):
+        if key == "host" or parts.get(key):
+            for index, host in enumerate(str(parts.get(key) or "localhost").split(",")):
+                port_text = (ports[index] if index < len(ports) else ports[-1]).strip()
+                found.append((host.strip(), int(port_text) if port_text.isdigit() else 5432))
     return found
 
 
 def _check_repository_destination(conninfo: str, origin: str, trust: OperatorTrust) -> None:
     """Refuse a destination the repository chose unless the operator allowed it."""
-    for host, port in _hosts(conninfo):
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(conninfo)
+    extra = sorted(set(parts) - _REPOSITORY_KEYS)
+    if extra:
+        raise ConnectionConfigError(
+            f"{origin} sets {', '.join(extra)}, which the repository may not choose (only "
+            f"{', '.join(sorted(_REPOSITORY_KEYS))}); refusing before connecting"
+        )
+    for host, port in _destinations(parts):
         if not trust.allows_database(host, port):
             raise ConnectionConfigError(
                 f"{origin} sends the database connection to {host}:{port}, which the operator has not "
