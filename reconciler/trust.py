@@ -167,6 +167,6 @@ def install(trust: OperatorTrust) -> None:
     _installed = trust
 
 
-def installed(env: Mapping[str, str] | None = None) -> OperatorTrust:
+def installed() -> OperatorTrust:
     """The installed value; without one (a library caller), what the environment alone says."""
-    return _installed if _installed is not None else load(env=env)
+    return _installed if _installed is not None else load()

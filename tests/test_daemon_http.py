@@ -242,3 +242,9 @@ def test_hundreds_of_slow_headers_and_bodies_hold_no_threads_and_time_out(daemon
         for sock in slow:
             sock.close()
     assert daemon.threads <= threads_before + 2
+
+
+def test_a_signed_but_absurd_body_is_a_clean_400(daemon: Running) -> None:
+    body, headers = delivery(b"[" * 200_000 + b"]" * 200_000)
+    assert request(daemon.webhook_port, "/webhook", body, headers)[0] == 400
+    assert daemon.process.poll() is None

@@ -51,7 +51,7 @@ def handle(
         return WebhookVerdict(202, f"ignored event {event!r}")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to be a push event
         return WebhookVerdict(400, "body is not JSON")
     ref = payload.get("ref") if isinstance(payload, dict) else None
     if branch is not None and ref != f"refs/heads/{branch}":
