@@ -32,8 +32,11 @@ def scrub(text: str) -> str:
 
 
 def fail(message: str) -> NoReturn:
-    """A usage or tool error: one line on stderr, exit 2."""
-    click.echo(f"mcp-gitops: error: {scrub(message)}", err=True)
+    """A usage or tool error: one line on stderr, exit 2 (file names and values from the repository in
+    the message are escaped: it stays one line, with no terminal escape)."""
+    from reconciler.findings import printable
+
+    click.echo(f"mcp-gitops: error: {printable(scrub(message))}", err=True)
     sys.exit(EXIT_ERROR)
 
 
