@@ -112,3 +112,36 @@ def test_the_daemon_refuses_a_malformed_redis_url(repo_copy: Path, tmp_path: Pat
     assert done.exit_code == 2, done.output
     assert "--redis-url" in done.output and ":pw@" not in done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(("bound", "counted"), [(None, "oversized"), ("2000000", "unparseable")])
+def test_300_values_of_1_mb_stay_within_memory(
+    repo_copy: Path, redis_server: RedisServer, redis_prefix: str, bound: str | None, counted: str
+) -> None:
+    """The issue's case (572 MB before): with the default bound the values are sized, not fetched; with
+    a bound above them they are fetched 8 MiB at a time. Either way the process stays small."""
+    import os
+    import subprocess
+    import sys
+
+    point_weather_at(repo_copy, redis_server.address, redis_prefix)
+    prefix = redis_prefix + "mcp-sessions:weather:"
+    big = b"y" * (1024 * 1024)
+    for start in range(0, 300, 50):
+        seed(redis_server, prefix, [(f"big{n}", big, HOUR) for n in range(start, start + 50)])
+    args = ["sessions", str(repo_copy), "--no-cluster", "--server", "weather", "--format", "json"]
+    args += ["--max-value-bytes", bound] if bound else []
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from reconciler.cli import main; sys.exit(main())", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out = child.stdout.read() if child.stdout else b""
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not any other's
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, child.stderr.read() if child.stderr else ""
+    assert json.loads(out)["prefixes"][0][counted] == 300
+    peak_mb = usage.ru_maxrss / 1024
+    print(f"sessions over 300 values of 1 MB, bound {bound}: peak RSS {peak_mb:.0f} MB")
+    assert peak_mb < 200
