@@ -42,7 +42,8 @@ ENV PYTHONUNBUFFERED=1 \
     MCP_GITOPS_STATE_DIR=/var/lib/mcp-gitops
 USER 10001:10001
 WORKDIR /home/mcp-gitops
-EXPOSE 8080
+# 8080: probes, /metrics, /status (inside the cluster); 8081: the GitHub webhook alone.
+EXPOSE 8080 8081
 # The slim image has no curl: ask /healthz with the Python that is there anyway. (An OCI-format image
 # drops HEALTHCHECK: build with --format docker.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
