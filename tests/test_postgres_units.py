@@ -87,7 +87,7 @@ def test_url_with_a_password_is_refused_without_echoing_it() -> None:
 
 def test_target_precedence_and_password_sources(tmp_path: Path) -> None:
     settings = SimpleNamespace(
-        database=SimpleNamespace(url="host=fromsettings dbname=r", fromRegistryConfig=False)
+        database=SimpleNamespace(url="host=fromsettings dbname=r sslmode=require", fromRegistryConfig=False)
     )
     env = {"MCP_GITOPS_DATABASE_URL": "host=fromenv dbname=r"}
     assert "fromflag" in resolve_target(database_url="host=fromflag", settings=settings, env=env).conninfo  # type: ignore[operator]

@@ -132,9 +132,8 @@ def test_password_in_the_settings_url_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_operator_named_destinations_need_no_allow_list() -> None:
-    settings = type(
-        "S", (), {"database": type("D", (), {"url": "host=evil.example", "fromRegistryConfig": False})}
-    )
+    database = type("D", (), {"url": "host=evil.example sslmode=verify-full", "fromRegistryConfig": False})
+    settings = type("S", (), {"database": database})
     trust = OperatorTrust(database_url="host=db.internal dbname=r", database_url_origin="operator config")
     target = resolve_target(settings=settings, env={}, trust=trust)
     assert target.conninfo is not None and "db.internal" in target.conninfo
@@ -187,6 +186,14 @@ def test_hostaddr_and_libpq_file_options_cannot_route_around_the_allow_list() ->
     for option in ("passfile=/etc/shadow", "service=prod", "sslkey=/root/key", "options=-cx=y"):
         with pytest.raises(ConnectionConfigError, match="may not choose"):
             resolve_target(settings=settings_url(f"host=db.allowed {option}"), env={}, trust=allowed)
+    # An allowed host still gets the password only over TLS when the repository chose it.
+    for weak in ("", "sslmode=disable", "sslmode=allow", "sslmode=prefer"):
+        with pytest.raises(ConnectionConfigError, match="without TLS"):
+            resolve_target(settings=settings_url(f"host=db.allowed {weak}"), env={}, trust=allowed)
+    local = OperatorTrust(database_hosts=(HostRule.parse("127.0.0.1"),))
+    assert resolve_target(
+        settings=settings_url("host=127.0.0.1 sslmode=disable"), env={}, trust=local
+    ).conninfo
     ok = resolve_target(
         settings=settings_url("host=db.allowed port=6432 sslmode=require"), env={}, trust=allowed
     )

@@ -174,6 +174,11 @@ _REPOSITORY_KEYS = frozenset(
 )
 
 
+# libpq modes that may send the password without TLS (prefer falls back to plain text, and is the default).
+_PLAINTEXT_SSLMODES = frozenset({"disable", "allow", "prefer"})
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def _destinations(parts: Mapping[str, Any]) -> list[tuple[str, int]]:
     """Every (host, port) libpq could dial: each `host` and each `hostaddr` (which, when given, is what
     is dialled); no host means the local socket, no port 5432."""
@@ -198,7 +203,8 @@ def _check_repository_destination(conninfo: str, origin: str, trust: OperatorTru
             f"{origin} sets {', '.join(extra)}, which the repository may not choose (only "
             f"{', '.join(sorted(_REPOSITORY_KEYS))}); refusing before connecting"
         )
-    for host, port in _destinations(parts):
+    destinations = _destinations(parts)
+    for host, port in destinations:
         if not trust.allows_database(host, port):
             raise ConnectionConfigError(
                 f"{origin} sends the database connection to {host}:{port}, which the operator has not "
@@ -207,6 +213,14 @@ def _check_repository_destination(conninfo: str, origin: str, trust: OperatorTru
                 f"${URL_ENV}, or --operator-config) or allow it (--allow-database-host {host}, "
                 f"${ALLOW_DATABASE_ENV})"
             )
+    sslmode = str(parts.get("sslmode") or "prefer")
+    remote = [host for host, _ in destinations if not (host.startswith("/") or host in _LOCAL_HOSTS)]
+    if sslmode in _PLAINTEXT_SSLMODES and remote:
+        raise ConnectionConfigError(
+            f"{origin} uses sslmode={sslmode} towards {remote[0]}, which may send the password without "
+            "TLS; a destination the repository chooses needs sslmode=require, verify-ca or verify-full "
+            "(or name the database yourself: --database-url, --operator-config)"
+        )
 
 
 def resolve_target(
