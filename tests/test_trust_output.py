@@ -32,3 +32,11 @@ def test_text_output_escapes_what_the_repository_wrote(tmp_path: Path) -> None:
         [*CLI, "validate", str(repo), "--format", "json"], capture_output=True, text=True, timeout=60
     )
     assert json.loads(as_json.stdout)["findings"]
+
+
+def test_an_error_line_stays_one_escaped_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no\x1b[31msuch\nrepo"
+    done = subprocess.run([*CLI, "validate", str(missing)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "\x1b" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("mcp-gitops: error:") and "\\x1b[31m" in done.stderr
