@@ -206,7 +206,7 @@ def test_hundreds_of_slow_headers_and_bodies_hold_no_threads_and_time_out(daemon
     slow = []
     _, headers = delivery(b"x" * 1000)
     signed = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
-    for n in range(300):
+    for n in range(500):
         sock = socket.create_connection(("127.0.0.1", daemon.webhook_port), timeout=5)
         if n % 2:  # half stall in the headers, half a few bytes into a signed body
             sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
@@ -220,13 +220,13 @@ def test_hundreds_of_slow_headers_and_bodies_hold_no_threads_and_time_out(daemon
         assert daemon.threads <= threads_before + 2, (threads_before, daemon.threads)
         # The operations listener is a different socket: probes still answer.
         assert request(daemon.port, "/healthz")[0] == 200
-        # Slow clients are closed after the timeout; a real delivery then gets through.
+        # Far below the connection limit: a real delivery gets through at once.
         start = time.monotonic()
         body, headers = delivery()
         assert request(daemon.webhook_port, "/webhook", body, headers)[0] == 202
         waited = time.monotonic() - start
-        print(f"with 300 stalled connections a delivery waited {waited:.2f} s; RSS {daemon.rss_mb:.0f} MB")
-        assert waited < HTTP_TIMEOUT_S * 3 + 5
+        print(f"with 500 stalled connections a delivery waited {waited:.2f} s; RSS {daemon.rss_mb:.0f} MB")
+        assert waited < 2, "stalled clients must not lock deliveries out"
         still_open = 0
         for sock in slow:
             sock.settimeout(HTTP_TIMEOUT_S * 3)

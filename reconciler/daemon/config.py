@@ -71,7 +71,11 @@ class HttpLimits:
     """Bounds of one listener (waitress adjustments)."""
 
     threads: int = 4
-    connection_limit: int = 100
+    # An idle or slow connection costs a socket and at most `buffer_bytes` of memory (the rest of a body
+    # is spooled to a temporary file), so many can be held: stalled clients do not lock deliveries out
+    # until they time out.
+    connection_limit: int = 1000
+    buffer_bytes: int = 64 * 1024
     backlog: int = 1024
     # Seconds a connection may make no progress before it is closed (a slow or stalled client).
     channel_timeout: float = 10.0

@@ -178,6 +178,7 @@ class HttpServer:
             # how often idle connections are checked against channel_timeout
             cleanup_interval=max(1, int(limits.channel_timeout / 2)),
             max_request_body_size=limits.max_body_bytes,
+            inbuf_overflow=limits.buffer_bytes,
             max_request_header_size=limits.max_header_bytes,
             ident="mcp-gitops",
             expose_tracebacks=False,
