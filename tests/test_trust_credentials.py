@@ -198,3 +198,27 @@ def test_hostaddr_and_libpq_file_options_cannot_route_around_the_allow_list() ->
         settings=settings_url("host=db.allowed port=6432 sslmode=require"), env={}, trust=allowed
     )
     assert ok.conninfo is not None
+
+
+def test_operator_config_and_environment_lists_add_up(tmp_path: Path) -> None:
+    operator = tmp_path / "operator.yaml"
+    operator.write_text(
+        "database:\n  url: host=db.internal sslmode=verify-full\n  passwordFile: /run/pw\n"
+        "  allowHosts: [db.one]\nredis:\n  allowHosts: ['redis.one:6380']\n"
+    )
+    trust = load(
+        None,
+        ["db.flag"],
+        ["redis.flag"],
+        env={"MCP_GITOPS_OPERATOR_CONFIG": str(operator), "MCP_GITOPS_ALLOW_REDIS_HOSTS": "redis.env"},
+    )
+    assert trust.database_url == "host=db.internal sslmode=verify-full" and trust.password_file == "/run/pw"
+    assert trust.allows_database("db.one", 5432) and trust.allows_database("db.flag", 1)
+    assert trust.allows_redis("redis.one", 6380) and not trust.allows_redis("redis.one", 6379)
+    assert trust.allows_redis("redis.flag", 6379) and trust.allows_redis("redis.env", 6379)
+    big = tmp_path / "big.yaml"
+    big.write_text("#" * 70_000)
+    with pytest.raises(TrustError, match="larger than"):
+        load(str(big), env={})
+    with pytest.raises(TrustError, match="cannot read"):
+        load(str(tmp_path / "missing.yaml"), env={})
