@@ -19,6 +19,7 @@ from reconciler.extras import MissingExtraError
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.commands.validate:validate",
+    "diff": "reconciler.commands.diff:diff",
     "policies": "reconciler.commands.policies:policies",
     "convert": "reconciler.commands.convert:convert",
     "plan": "reconciler.commands.plan_apply:plan",

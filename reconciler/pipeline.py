@@ -62,6 +62,11 @@ def _validate(
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
     base_repo = load_repository(base) if base is not None else None
-    findings = repo.findings + evaluate(repo, policy_set, Inputs(token=claims, base=base_repo))
-    report = Report(apply_waivers(repo, findings), files=repo.files)
+    report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
     return Validation(repo, report, catalogue(policy_set.rules()), base_repo)
+
+
+def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:
+    """The findings of an already loaded repository: its load findings, policies, waivers."""
+    findings = repo.findings + evaluate(repo, policies, inputs)
+    return Report(apply_waivers(repo, findings), files=repo.files)

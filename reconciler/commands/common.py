@@ -55,8 +55,54 @@ def tool_errors() -> Iterator[None]:
         fail(f"token: {exc}")
 
 
+def find_root(start: str) -> str:
+    """The configuration repository holding `start`: the nearest folder upwards with the settings
+    file, else the Git work tree's top, else `start` itself (so a command run from a subfolder works
+    on the whole repository, as git does)."""
+    from reconciler.settings import SETTINGS_FILE
+
+    here = os.path.abspath(start)
+    git_top = None
+    for folder in (here, *_parents(here)):
+        if os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
+            return _display(folder)
+        if git_top is None and os.path.exists(os.path.join(folder, ".git")):
+            git_top = folder
+            break
+    return _display(git_top or here)
+
+
+def _parents(path: str) -> Iterator[str]:
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        yield parent
+        path = parent
+
+
+def _display(folder: str) -> str:
+    """A folder as the user would type it: relative to the current folder when inside it."""
+    relative = os.path.relpath(folder)
+    return folder if relative.startswith("..") else relative
+
+
+def _root_default(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    return value if value is not None else find_root(".")
+
+
 def repo_argument(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.argument("repo", default=".", type=click.Path(file_okay=False))(func)
+    return click.argument(
+        "repo", required=False, default=None, type=click.Path(file_okay=False), callback=_root_default
+    )(func)
+
+
+def verbosity_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`-q` (only the exit code and errors) and `-v` (more detail), as most CLIs have them."""
+    func = click.option("-v", "--verbose", is_flag=True, help="Say more: every step and its timing.")(func)
+    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")(
+        func
+    )
 
 
 def rev_options(func: Callable[..., Any]) -> Callable[..., Any]:

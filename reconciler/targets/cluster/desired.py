@@ -118,7 +118,7 @@ def build_desired(
         if resource is None:
             state.missing_kinds.setdefault(f"{api_version} {kind}", []).append(document)
             continue
-        body = _clean_copy(data)
+        body = clean_copy(data)
         metadata = body["metadata"]
         if resource.namespaced:
             metadata["namespace"] = metadata.get("namespace") or default_namespace
@@ -134,7 +134,7 @@ def build_desired(
     return state
 
 
-def _clean_copy(data: dict[str, Any]) -> dict[str, Any]:
+def clean_copy(data: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(data)
     body.pop("status", None)  # written by the operator through the status subresource, never by us
     metadata = body.setdefault("metadata", {})

@@ -1,0 +1,47 @@
+"""`mcp-gitops diff`: what merging would change, from Git alone."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.commands.common import EXIT_FINDINGS, EXIT_OK, fail, repo_argument, tool_errors
+from reconciler.diff.render import FORMATS
+
+
+@click.command()
+@repo_argument
+@click.option(
+    "--base",
+    default=None,
+    metavar="REV",
+    help="The revision merged into (default: the merge base of HEAD and the default branch).",
+)
+@click.option("--rev", default=None, metavar="REV", help="The revision to merge (default: the work tree).")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    default="text",
+    type=click.Choice(FORMATS),
+    help="Output format (markdown: a PR comment).",
+)
+def diff(repo: str, base: str | None, rev: str | None, fmt: str) -> None:
+    """Show what merging REV into BASE would change in the registry and the cluster, with old and new
+    values, and the findings the change introduces or fixes. Reads no database and no cluster.
+
+    Exit 0 when nothing would change, 1 when something would, 2 on an error (as `argocd app diff`).
+    """
+    from reconciler.diff import compute_diff
+    from reconciler.diff.render import RENDERERS
+    from reconciler.diff.revisions import default_base
+    from reconciler.source import open_source
+    from reconciler.targets.postgres.errors import DesiredStateError
+
+    with tool_errors():
+        base_rev = base or default_base(repo)
+        try:
+            result = compute_diff(open_source(repo, base_rev), open_source(repo, rev))
+        except DesiredStateError as exc:
+            fail(str(exc))
+    click.echo(RENDERERS[fmt](result), nl=False)
+    click.get_current_context().exit(EXIT_FINDINGS if result.changed else EXIT_OK)
