@@ -25,6 +25,7 @@ class Validation:
     report: Report
     rules: dict[str, RuleInfo] = field(default_factory=dict)
     base: Repository | None = None
+    policies: PolicySet = field(default_factory=PolicySet)
 
 
 def validate(
@@ -61,9 +62,9 @@ def _validate(
     claims = None
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
-    base_repo = load_repository(base) if base is not None else None
+    base_repo = load_repository(base, reuse=repo) if base is not None else None
     report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
-    return Validation(repo, report, catalogue(policy_set.rules()), base_repo)
+    return Validation(repo, report, catalogue(policy_set.rules()), base_repo, policy_set)
 
 
 def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:

@@ -7,6 +7,7 @@ folder, an unknown revision) raises `SourceError`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -69,11 +70,50 @@ def manifest_key(doc: Document, default_namespace: str) -> str | None:
     return f"{data.get('kind')}/{meta.get('namespace') or default_namespace}/{meta.get('name')}"
 
 
+class _Reuse:
+    """The loaded files of another revision, by path: a file with the same bytes at the same path under
+    the same settings loads to the same documents and findings, so a pull request's base is parsed
+    and checked only where it differs from the head."""
+
+    def __init__(self, other: Repository) -> None:
+        self.settings = other.settings
+        self.documents: dict[str, list[Document]] = {}
+        for doc in (*other.entries, *other.manifests):
+            self.documents.setdefault(doc.path, []).append(doc)
+        self.findings: dict[str, list[Finding]] = {}
+        for finding in other.findings:
+            if finding.path in self.documents:
+                self.findings.setdefault(finding.path, []).append(finding)
+
+    def take(self, path: str, raw: bytes) -> tuple[list[Document], list[Finding]] | None:
+        docs = self.documents.get(path)
+        if not docs or docs[0].digest != hashlib.sha256(raw).hexdigest():
+            return None
+        return docs, self.findings.get(path, [])
+
+
 class _Loader:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, reuse: Repository | None = None) -> None:
         self.repo = Repository(source=source)
         self.source = source
         self.max_bytes = self.repo.settings.maxFileBytes
+        self.reuse = _Reuse(reuse) if reuse is not None else None
+
+    def reused(self, path: str, into: list[Document]) -> bool:
+        """Take `path`'s documents and findings from the other revision when its bytes are the same."""
+        if self.reuse is None or self.reuse.settings != self.repo.settings:
+            return False
+        try:
+            raw = self.source.read(path, self.max_bytes)
+        except SourceProblem:
+            return False
+        taken = self.reuse.take(path, raw)
+        if taken is None:
+            return False
+        self.repo.files += 1
+        into.extend(taken[0])
+        self.repo.findings.extend(taken[1])
+        return True
 
     def finding(self, rule: str, path: str, line: int, column: int, message: str) -> None:
         self.repo.findings.append(Finding(rule, Severity.ERROR, path, line, column, message))
@@ -161,6 +201,8 @@ class _Loader:
 
     def load_entries(self) -> None:
         for path in self.walk(self.repo.settings.entries):
+            if self.reused(path, self.repo.entries):
+                continue
             for doc in self.read(path):
                 data = doc.data
                 if is_legacy(data):
@@ -173,6 +215,8 @@ class _Loader:
 
     def load_manifests(self) -> None:
         for path in self.walk(self.repo.settings.manifests):
+            if self.reused(path, self.repo.manifests):
+                continue
             for doc in self.read(path):
                 data = doc.data
                 if not (isinstance(data, dict) and "apiVersion" in data and "kind" in data):
@@ -210,8 +254,10 @@ def load_settings(source: Source) -> Settings:
     return loader.repo.settings
 
 
-def load_repository(source: Source) -> Repository:
-    loader = _Loader(source)
+def load_repository(source: Source, reuse: Repository | None = None) -> Repository:
+    """Load a repository; `reuse` is another revision of it whose unchanged files are taken as they
+    were loaded there."""
+    loader = _Loader(source, reuse)
     loader.load_settings()
     loader.load_config()
     loader.load_entries()

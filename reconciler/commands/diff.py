@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.commands.common import EXIT_FINDINGS, EXIT_OK, fail, repo_argument, tool_errors
+from reconciler.commands.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, repo_argument, tool_errors
 from reconciler.diff.render import FORMATS
 
 
@@ -29,19 +29,17 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str) -> None:
     """Show what merging REV into BASE would change in the registry and the cluster, with old and new
     values, and the findings the change introduces or fixes. Reads no database and no cluster.
 
-    Exit 0 when nothing would change, 1 when something would, 2 on an error (as `argocd app diff`).
+    Exit 0 when nothing would change, 1 when something would, 2 on an error (as `argocd app diff`),
+    including a revision whose registry state cannot be built (the output says why).
     """
     from reconciler.diff import compute_diff
     from reconciler.diff.render import RENDERERS
     from reconciler.diff.revisions import default_base
     from reconciler.source import open_source
-    from reconciler.targets.postgres.errors import DesiredStateError
 
     with tool_errors():
         base_rev = base or default_base(repo)
-        try:
-            result = compute_diff(open_source(repo, base_rev), open_source(repo, rev))
-        except DesiredStateError as exc:
-            fail(str(exc))
+        result = compute_diff(open_source(repo, base_rev), open_source(repo, rev))
     click.echo(RENDERERS[fmt](result), nl=False)
-    click.get_current_context().exit(EXIT_FINDINGS if result.changed else EXIT_OK)
+    exit_code = EXIT_ERROR if result.problems else EXIT_FINDINGS if result.changed else EXIT_OK
+    click.get_current_context().exit(exit_code)

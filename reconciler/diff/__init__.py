@@ -2,8 +2,8 @@
 from two Git revisions alone (no database, no cluster), and the findings the change introduces or
 fixes.
 
-Both revisions are validated the way `validate --base` does (the revision in pull-request mode against
-the base); the targets' desired states are built with the targets' own builders and compared.
+Both revisions are validated as `validate --rev` would (the base only where it differs, see
+`findings.py`); the targets' desired states are built with the targets' own builders and compared.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from collections import Counter
 
 from reconciler import pipeline
 from reconciler.diff.cluster import cluster_changes
+from reconciler.diff.findings import base_report
 from reconciler.diff.model import Change, RevisionDiff
 from reconciler.diff.registry import desired_registry, registry_changes
 from reconciler.findings import Finding, Report
-from reconciler.policy.engine import Inputs
+from reconciler.repository import Repository, load_repository
 from reconciler.source import Source
+from reconciler.targets.postgres.errors import DesiredStateError
 
 __all__ = ["Change", "RevisionDiff", "compute_diff"]
 
@@ -40,19 +42,24 @@ def _only_in(report: Report, other: Report) -> list[Finding]:
 
 
 def compute_diff(base: Source, rev: Source) -> RevisionDiff:
-    """Raises SourceError, PolicyError (exit 2) and DesiredStateError (the revision cannot be
-    published: exit 2 with its reasons)."""
+    """Raises SourceError and PolicyError (exit 2). A revision whose registry state cannot be built
+    (what `plan` would refuse) is a problem of the diff, reported with its reasons."""
     collecting = gc.isenabled()
     gc.disable()  # as pipeline.validate: a large acyclic tree of parsed documents is being built
     try:
-        validation = pipeline.validate(rev, base=base)
-        base_repo = validation.base
-        assert base_repo is not None
+        validation = pipeline.validate(rev)
+        base_repo = load_repository(base, reuse=validation.repo)
         policies = pipeline.load_policies(base, base_repo.settings.policies)
-        base_report = pipeline.check(base_repo, policies, Inputs())
-        changes: list[Change] = registry_changes(
-            desired_registry(base_repo), desired_registry(validation.repo)
-        )
+        base_findings = base_report(base_repo, validation, policies)
+        changes: list[Change] = []
+        problems: list[str] = []
+        try:
+            desired = desired_registry(base_repo), desired_registry(validation.repo)
+        except DesiredStateError as exc:
+            which = "base" if _unbuildable(base_repo) else "revision"
+            problems.append(f"registry changes not computed: at the {which}, {exc}")
+        else:
+            changes += registry_changes(*desired)
         changes += cluster_changes(base_repo, validation.repo)
     finally:
         if collecting:
@@ -61,7 +68,16 @@ def compute_diff(base: Source, rev: Source) -> RevisionDiff:
         base=base.revision,
         revision=rev.revision,
         changes=changes,
-        introduced=_only_in(validation.report, base_report),
-        fixed=_only_in(base_report, validation.report),
+        introduced=_only_in(validation.report, base_findings),
+        fixed=_only_in(base_findings, validation.report),
         errors=validation.report.errors,
+        problems=problems,
     )
+
+
+def _unbuildable(repo: Repository) -> bool:
+    try:
+        desired_registry(repo)
+    except DesiredStateError:
+        return True
+    return False

@@ -55,6 +55,8 @@ class RevisionDiff:
     introduced: list[Finding] = field(default_factory=list)  # findings at the revision, not at the base
     fixed: list[Finding] = field(default_factory=list)  # findings at the base, gone at the revision
     errors: int = 0  # errors at the revision: `apply` would refuse it
+    # what could not be compared, and why (exit 2: the diff is incomplete)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -69,6 +71,7 @@ class RevisionDiff:
                 "introduced": [f.to_json() for f in self.introduced],
                 "fixed": [f.to_json() for f in self.fixed],
             },
+            "problems": list(self.problems),
             "summary": {
                 "added": sum(c.action == "added" for c in self.changes),
                 "removed": sum(c.action == "removed" for c in self.changes),

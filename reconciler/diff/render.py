@@ -66,6 +66,7 @@ def _finding_text(f: Finding) -> str:
 
 def render_text(diff: RevisionDiff) -> str:
     lines = [f"diff {_short(diff.base)} -> {_short(diff.revision)}"]
+    lines.extend(f"error: {problem}" for problem in diff.problems)
     for target, title in _TARGETS:
         group = [c for c in diff.changes if c.target == target]
         if not group:
@@ -130,6 +131,7 @@ def render_markdown(diff: RevisionDiff, limit: int = COMMENT_LIMIT) -> str:
         "",
         f"`{_short(diff.base)}` → `{_short(diff.revision)}`: **{summary(diff)}**",
     ]
+    out.extend(f"\n> **Error:** {cell(problem)}" for problem in diff.problems)
     budget = limit - _NOTE_RESERVE - sum(len(part) + 1 for part in out)
     shown = total = 0
 

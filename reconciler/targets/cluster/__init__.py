@@ -7,10 +7,35 @@ manager), `desired` (manifests -> objects), `planner` (live state, dry runs, pru
 (phase, readyReplicas, conditions), `options`, `target` (the Target interface).
 """
 
-from reconciler.targets.cluster.applier import ClusterApplyError, ClusterResult, ClusterWaitTimeout
-from reconciler.targets.cluster.options import ClusterOptions
-from reconciler.targets.cluster.plan import ClusterPlan, ClusterPlanError
-from reconciler.targets.cluster.target import ClusterTarget
+# The names below are imported on first use, so that importing one module of the target (the
+# desired-state builder, say) does not load the database or Kubernetes client libraries.
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.targets.cluster.applier import ClusterApplyError, ClusterResult, ClusterWaitTimeout
+    from reconciler.targets.cluster.options import ClusterOptions
+    from reconciler.targets.cluster.plan import ClusterPlan, ClusterPlanError
+    from reconciler.targets.cluster.target import ClusterTarget
+
+_LAZY = {
+    "ClusterApplyError": "reconciler.targets.cluster.applier",
+    "ClusterResult": "reconciler.targets.cluster.applier",
+    "ClusterWaitTimeout": "reconciler.targets.cluster.applier",
+    "ClusterOptions": "reconciler.targets.cluster.options",
+    "ClusterPlan": "reconciler.targets.cluster.plan",
+    "ClusterPlanError": "reconciler.targets.cluster.plan",
+    "ClusterTarget": "reconciler.targets.cluster.target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ClusterApplyError",

@@ -5,8 +5,32 @@ bookkeeping), `live` (what the database holds), `planner` (the difference), `wri
 `connection` / `embedded` (which database, which password), `target` (the Target interface).
 """
 
-from reconciler.targets.postgres.desired import DesiredState, build_desired
-from reconciler.targets.postgres.target import RegistryInput, RegistryPlan, RegistryResult, RegistryTarget
+# The names below are imported on first use, so that importing one module of the target (the
+# desired-state builder, say) does not load the database or Kubernetes client libraries.
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.targets.postgres.desired import DesiredState, build_desired
+    from reconciler.targets.postgres.target import RegistryInput, RegistryPlan, RegistryResult, RegistryTarget
+
+_LAZY = {
+    "DesiredState": "reconciler.targets.postgres.desired",
+    "build_desired": "reconciler.targets.postgres.desired",
+    "RegistryInput": "reconciler.targets.postgres.target",
+    "RegistryPlan": "reconciler.targets.postgres.target",
+    "RegistryResult": "reconciler.targets.postgres.target",
+    "RegistryTarget": "reconciler.targets.postgres.target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "DesiredState",
