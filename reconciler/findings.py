@@ -42,7 +42,8 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem at one place. `line` and `column` are 1-based; 0 means "the file as a whole"."""
+    """One problem at one place. `line` and `column` are 1-based; a finding on a file as a whole is at
+    line 1, column 1 (as every tool reading positions expects)."""
 
     rule: str
     severity: Severity
@@ -60,6 +61,9 @@ class Finding:
             value = getattr(self, name)
             if isinstance(value, str) and _UNPRINTABLE.search(value):
                 object.__setattr__(self, name, printable(value))
+        if self.line < 1 or self.column < 1:
+            object.__setattr__(self, "line", max(self.line, 1))
+            object.__setattr__(self, "column", max(self.column, 1))
 
     def waive(self, reason: str) -> Finding:
         return replace(self, waived=reason)
@@ -87,6 +91,9 @@ class Report:
 
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
+    # Rules that could not be judged for want of an input (the publisher's token): said once, in the
+    # summary, never as a finding.
+    unjudged: tuple[str, ...] = ()
 
     def extend(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
@@ -123,5 +130,6 @@ class Report:
                 "warnings": counts["warning"],
                 "infos": counts["info"],
                 "waived": counts["waived"],
+                "notJudged": list(self.unjudged),
             },
         }

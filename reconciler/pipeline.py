@@ -10,7 +10,7 @@ import gc
 from dataclasses import dataclass, field
 
 from reconciler.findings import Report
-from reconciler.policy.engine import Inputs, evaluate
+from reconciler.policy.engine import Inputs, evaluate, unjudged
 from reconciler.policy.loader import PolicySet, load_policies
 from reconciler.policy.token import verify_token
 from reconciler.policy.waivers import apply_waivers
@@ -63,7 +63,9 @@ def _validate(
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
     base_repo = load_repository(base, reuse=repo) if base is not None else None
-    report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
+    inputs = Inputs(token=claims, base=base_repo)
+    report = check(repo, policy_set, inputs)
+    report.unjudged = tuple(unjudged(repo, policy_set, inputs))
     return Validation(repo, report, catalogue(policy_set.rules()), base_repo, policy_set)
 
 

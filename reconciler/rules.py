@@ -84,13 +84,6 @@ STRUCTURAL_RULES: dict[str, RuleInfo] = {
             "A waiver's expiry date has passed.",
             "Fix the finding, or renew the waiver with a new reason and date.",
         ),
-        _rule(
-            "coverage-not-judged",
-            INFO,
-            "Token-dependent rules were not evaluated.",
-            "Without --token "
-            "the claims coverage rules cannot be judged; the run says so instead of passing them.",
-        ),
         _rule("waiver-invalid", E, "A waiver is malformed.", "A waiver needs a rule, a target and a reason."),
     )
 }

@@ -59,8 +59,8 @@ work="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/mcp-gitops.XXXXXX")" || fail_
 trap 'rm -rf "$work"' EXIT
 umask 077
 
-args=(validate "$path" --format github --fail-on "$fail_on"
-  --output "sarif:$sarif_file" --output "json:$work/report.json" --output "markdown:$work/summary.md")
+args=(validate "$path" -o github --fail-on "$fail_on"
+  --report "sarif:$sarif_file" --report "json:$work/report.json" --report "markdown:$work/summary.md")
 [[ -n "$base" ]] && args+=(--base "$base")
 
 # The token goes through a private file, not the command line, where other processes could read it.

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "action-run.sh"
 ACTION = ROOT / "action.yml"
 
-# A stand-in for the CLI: honours the validate contract (--format to stdout, --output [FORMAT:]FILE,
+# A stand-in for the CLI: honours the validate contract (-o FORMAT to stdout, --report FORMAT:FILE,
 # --fail-on, exit 0/1/2) with findings from FAKE_FINDINGS, and records what it was given.
 FAKE_CLI = """\
 import json, os, sys
@@ -52,10 +52,10 @@ canned = json.loads(os.environ["FAKE_FINDINGS"])
 findings = [Finding(**{**f, "severity": Severity(f["severity"])}) for f in canned]
 report = Report(findings, files=5)
 context = ReportContext(root=args[1])
-fmt = args[args.index("--format") + 1]
+fmt = args[args.index("-o") + 1]
 sys.stdout.write(renderer(fmt)(report, context))
 for i, arg in enumerate(args):
-    if arg == "--output":
+    if arg == "--report":
         name, _, path = args[i + 1].partition(":")
         Path(path).write_text(renderer(name)(report, context))
 fail_on = Severity(args[args.index("--fail-on") + 1])
@@ -281,8 +281,8 @@ def test_script_reports_findings_and_fails(tmp_path: Path, fake: tuple[Path, Pat
     # One validation, the pull request's base taken from the event, every report from that one run.
     assert argv[:2] == ["validate", "."]
     assert argv[argv.index("--base") + 1] == base
-    assert argv[argv.index("--format") + 1] == "github"
-    outputs = [argv[i + 1].split(":", 1)[0] for i, a in enumerate(argv) if a == "--output"]
+    assert argv[argv.index("-o") + 1] == "github"
+    outputs = [argv[i + 1].split(":", 1)[0] for i, a in enumerate(argv) if a == "--report"]
     assert sorted(outputs) == ["json", "markdown", "sarif"]
 
 

@@ -19,7 +19,7 @@ def run(root: Path, **kwargs: Any) -> list[Finding]:
 
 
 def rules(root: Path, **kwargs: Any) -> set[str]:
-    return {f.rule for f in run(root, **kwargs)} - {"coverage-not-judged"}
+    return {f.rule for f in run(root, **kwargs)}
 
 
 def config_with(**changes: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def config_with(**changes: Any) -> dict[str, Any]:
 
 def test_clean_repository_has_no_findings(tmp_path: Path) -> None:
     root = write_repo(tmp_path, entries={"a.json": entry()}, manifests={"s.json": mcpserver()})
-    assert run(root) == [f for f in run(root) if f.rule == "coverage-not-judged"]
+    assert run(root) == []
 
 
 # --- claims ---------------------------------------------------------------------------------------
@@ -250,11 +250,17 @@ spec:
     assert (finding.path, finding.line, finding.column) == ("manifests/s.yaml", 12, 16)
 
 
-def test_without_a_token_coverage_is_reported_once_as_not_judged(tmp_path: Path) -> None:
-    root = write_repo(tmp_path, entries={"a.json": entry(), "b.json": entry("io.github.acme/b")})
-    infos = [f for f in run(root) if f.rule == "coverage-not-judged"]
-    assert len(infos) == 1
-    assert "claims-not-covered" in infos[0].message and "claims-change-not-covered" in infos[0].message
+def test_without_a_token_coverage_is_said_in_the_summary_not_as_a_finding(tmp_path: Path) -> None:
+    root = write_repo(tmp_path / "a", entries={"a.json": entry(), "b.json": entry("io.github.acme/b")})
+    report = validate(FolderSource(root)).report
+    assert report.findings == []
+    assert report.unjudged == ("claims-change-not-covered", "claims-not-covered")
+    assert report.to_json()["summary"]["notJudged"] == ["claims-change-not-covered", "claims-not-covered"]
+    # a registry server that does not authenticate publishers needs no token: nothing to say
+    anonymous = write_repo(
+        tmp_path / "b", config=config_with(auth={"mode": "anonymous"}), entries={"a.json": entry()}
+    )
+    assert validate(FolderSource(anonymous)).report.unjudged == ()
 
 
 def test_secret_in_repo_is_secret_input_with_a_literal_default(tmp_path: Path) -> None:

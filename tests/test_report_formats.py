@@ -163,13 +163,19 @@ def test_sarif_short_description_is_one_sentence() -> None:
     assert descriptor["help"]["text"] == "First sentence. Second sentence."
 
 
-def test_sarif_omits_region_for_whole_file_findings(context: ReportContext) -> None:
+def test_a_whole_file_finding_is_at_line_1_column_1(context: ReportContext) -> None:
     finding = Finding("file-too-large", E, "big.yaml", 0, 0, "too big")
+    assert (finding.line, finding.column) == (1, 1)
     location = sarif.build(Report([finding]), context)["runs"][0]["results"][0]["locations"][0]
-    assert location == {"physicalLocation": {"artifactLocation": {"uri": "big.yaml"}}}
+    assert location == {
+        "physicalLocation": {
+            "artifactLocation": {"uri": "big.yaml"},
+            "region": {"startLine": 1, "startColumn": 1},
+        }
+    }
     line_only = Finding("schema", E, "a.yaml", 4, 0, "bad")
     region = sarif.build(Report([line_only]), context)["runs"][0]["results"][0]["locations"][0]
-    assert region["physicalLocation"]["region"] == {"startLine": 4}
+    assert region["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 1}
 
 
 def fingerprints(report: Report, context: ReportContext) -> list[str]:
@@ -263,10 +269,10 @@ def test_github_escaping() -> None:
 
 
 def test_github_commands_per_severity_and_whole_file() -> None:
-    assert (
-        github.annotation(Finding("r", W, "a.yaml", 2, 0, "m")) == "::warning file=a.yaml,line=2,title=r::m"
-    )
-    assert github.annotation(Finding("r", INFO, "a.yaml", 0, 0, "m")) == "::notice file=a.yaml,title=r::m"
+    warning = github.annotation(Finding("r", W, "a.yaml", 2, 0, "m"))
+    assert warning == "::warning file=a.yaml,line=2,col=1,title=r::m"
+    notice = github.annotation(Finding("r", INFO, "a.yaml", 0, 0, "m"))
+    assert notice == "::notice file=a.yaml,line=1,col=1,title=r::m"
 
 
 # --- JUnit ---------------------------------------------------------------------------------------

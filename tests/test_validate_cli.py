@@ -63,7 +63,7 @@ def test_planted_faults_are_reported_at_their_lines(repo_copy: Path, tmp_path: P
     secret = tmp_path / "outside.yaml"
     secret.write_text("server: {name: stolen}\n")
     os.symlink(secret, entries / "link.yaml")
-    expected.add(("unsafe-path", "entries/io.github.acme/link.yaml", 0))
+    expected.add(("unsafe-path", "entries/io.github.acme/link.yaml", 1))  # the file as a whole
     # a legacy ToolHive registry file
     (repo_copy / "registry.json").write_text(json.dumps({"version": "1.0.0", "servers": {"x": {}}}))
     expected.add(("legacy-format", "registry.json", 1))
@@ -103,10 +103,13 @@ def test_usage_errors_exit_2(sample_repo: Path, tmp_path: Path) -> None:
 def test_several_outputs_from_one_run(sample_repo: Path, tmp_path: Path) -> None:
     sarif, summary = tmp_path / "out.sarif", tmp_path / "summary.md"
     code, output = validate(
-        str(sample_repo), "--format", "github", "--output", str(sarif), "--output", f"markdown:{summary}"
+        str(sample_repo), "-o", "github", "--report", str(sarif), "--report", f"markdown:{summary}"
     )
     assert code == 0
-    assert output.startswith("::notice file=")  # stdout got the annotations, the files the rest
+    assert output.startswith(
+        "mcp-gitops: "
+    )  # stdout got the annotations (none) and summary, the files the rest
+    assert "not judged without a token" in output
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert summary.read_text().strip()
 

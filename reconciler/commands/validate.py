@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
 
 import click
 
-from reconciler.commands.common import EXIT_FINDINGS, EXIT_OK, fail, repo_argument, rev_options, tool_errors
-from reconciler.findings import Severity
+from reconciler.commands.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    fail,
+    find_root,
+    rev_options,
+    tool_errors,
+    verbosity_options,
+)
+from reconciler.findings import Report, Severity
 from reconciler.report import FORMATS, SUFFIXES, ReportContext, renderer
 
 
-def _parse_output(value: str) -> tuple[str, str]:
+def _parse_report(value: str) -> tuple[str, str]:
     """`FORMAT:FILE`, or `FILE` with the format taken from its suffix."""
     head, sep, tail = value.partition(":")
     if sep and head in FORMATS:
@@ -19,12 +30,12 @@ def _parse_output(value: str) -> tuple[str, str]:
     for suffix, name in SUFFIXES.items():
         if value.endswith(suffix):
             return name, value
-    fail(f"--output {value}: cannot tell the format; write FORMAT:FILE ({', '.join(FORMATS)})")
+    fail(f"--report {value}: cannot tell the format; write FORMAT:FILE ({', '.join(FORMATS)})")
 
 
 def _report_root(repo: str) -> str:
-    """The repository folder relative to the enclosing Git work tree, so that annotations and SARIF
-    locations resolve from the root of the checkout (what GitHub expects)."""
+    """The repository folder relative to the enclosing Git work tree, so that every format's paths
+    resolve from the root of the checkout (what GitHub expects, and one root for all formats)."""
     here = Path(repo).resolve()
     for parent in (here, *here.parents):
         if (parent / ".git").exists():
@@ -33,8 +44,31 @@ def _report_root(repo: str) -> str:
     return ""
 
 
+def _repository_and_files(paths: tuple[str, ...]) -> tuple[str, set[str] | None]:
+    """No argument: the repository holding the current folder. One folder: that repository. Files
+    (as pre-commit passes them): the repository holding them, and the files relative to its root."""
+    if not paths:
+        return find_root("."), None
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        return paths[0], None
+    folders = [p for p in paths if os.path.isdir(p)]
+    if folders:
+        fail(f"{folders[0]}: give one repository folder, or files; not both")
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        fail(f"{missing[0]}: no such file")
+    root = find_root(os.path.dirname(os.path.abspath(paths[0])) or ".")
+    files = set()
+    for path in paths:
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        if relative.startswith(".."):
+            fail(f"{path}: not inside the repository {root}")
+        files.add(Path(relative).as_posix())
+    return root, files
+
+
 @click.command()
-@repo_argument
+@click.argument("paths", nargs=-1, type=click.Path())
 @rev_options
 @click.option(
     "--base",
@@ -58,15 +92,21 @@ def _report_root(repo: str) -> str:
     help="JWKS or PEM public key file to verify --token (default: the provider's jwksUrl).",
 )
 @click.option(
-    "--format", "fmt", default="text", type=click.Choice(sorted(FORMATS)), help="Format printed on stdout."
+    "-o",
+    "--output",
+    "--format",
+    "fmt",
+    default="text",
+    type=click.Choice(sorted(FORMATS)),
+    help="Format printed on stdout (--format is the older name).",
 )
 @click.option(
-    "--output",
-    "outputs",
+    "--report",
+    "reports",
     multiple=True,
-    metavar="[FORMAT:]FILE",
-    help="Also write a format to a file (repeatable); the format comes from the prefix or "
-    "the suffix (.sarif, .json, .xml, .md, .txt).",
+    metavar="FORMAT:FILE",
+    help="Also write a format to a file (repeatable); without FORMAT: the format comes from the "
+    "suffix (.sarif, .json, .xml, .md, .txt).",
 )
 @click.option(
     "--fail-on",
@@ -75,17 +115,22 @@ def _report_root(repo: str) -> str:
     show_default=True,
     help="The lowest severity that makes the exit code 1.",
 )
+@verbosity_options
 def validate(
-    repo: str,
+    paths: tuple[str, ...],
     rev: str | None,
     base: str | None,
     token: str | None,
     key_file: str | None,
     fmt: str,
-    outputs: tuple[str, ...],
+    reports: tuple[str, ...],
     fail_on: str,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
-    """Validate the configuration repository REPO (default: the current folder).
+    """Validate a configuration repository: the one holding the current folder, the folder given, or
+    the one holding the FILES given (then only their findings are reported, but the whole repository
+    is evaluated, so cross-file rules still hold: what pre-commit needs).
 
     Exit 0 when nothing fails at --fail-on, 1 when something does, 2 on a usage error or an
     unreadable repository, policy or token.
@@ -100,19 +145,31 @@ def validate(
     gc.disable()
     from reconciler.source import open_source
 
-    targets = [_parse_output(o) for o in outputs]
+    started = time.perf_counter()
+    repo, files = _repository_and_files(paths)
+    targets = [_parse_report(r) for r in reports]
     with tool_errors():
         source = open_source(repo, rev)
         base_source = open_source(repo, base) if base else None
         result = pipeline.validate(
             source, base=base_source, token=read_token(token) if token else None, key_file=key_file
         )
+    report = result.report
+    if files is not None:
+        report = Report(
+            [f for f in report.findings if f.path in files], files=len(files), unjudged=report.unjudged
+        )
     context = ReportContext(rules=result.rules, root=_report_root(repo), revision=source.revision)
     for name, path in targets:
         try:
-            Path(path).write_text(renderer(name)(result.report, context))
+            Path(path).write_text(renderer(name)(report, context))
         except OSError as exc:
             fail(f"cannot write {path}: {exc.strerror}")
-    click.echo(renderer(fmt)(result.report, context), nl=False)
-    exit_code = EXIT_FINDINGS if result.report.fails(Severity(fail_on)) else EXIT_OK
+    if verbose:
+        where = f"{repo} at {source.revision}" if source.revision else repo
+        click.echo(f"validated {where} in {time.perf_counter() - started:.2f} s", err=True)
+    if not quiet:
+        click.echo(renderer(fmt)(report, context), nl=False)
+    sys.stdout.flush()
+    exit_code = EXIT_FINDINGS if report.fails(Severity(fail_on)) else EXIT_OK
     click.get_current_context().exit(exit_code)

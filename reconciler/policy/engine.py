@@ -21,8 +21,6 @@ from reconciler.policy.model import KINDS
 from reconciler.policy.projection import build_trie, project
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
 
-COVERAGE_NOT_JUDGED = "coverage-not-judged"
-
 
 @dataclass(frozen=True)
 class Inputs:
@@ -82,20 +80,11 @@ class _Evaluator:
         return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
 
     def run(self) -> list[Finding]:
-        unjudged: set[str] = set()
         for kind in KINDS:
             docs = _documents_of(self.repo, kind)
-            policies = []
-            for policy in self.policies.for_kind(kind):
-                if "token" in policy.policy.requires and self.inputs.token is None:
-                    if docs:
-                        unjudged.add(policy.id)
-                    continue
-                policies.append(policy)
+            policies = [p for p in self.policies.for_kind(kind) if _judgeable(p, self.inputs)]
             if docs and policies:
                 self.evaluate_kind(kind, docs, policies)
-        if unjudged:
-            self.report_unjudged(sorted(unjudged))
         return self.findings
 
     def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
@@ -195,19 +184,27 @@ class _Evaluator:
             )
         )
 
-    def report_unjudged(self, rules: list[str]) -> None:
-        where = self.repo.config.path if self.repo.config is not None else "."
-        self.findings.append(
-            Finding(
-                COVERAGE_NOT_JUDGED,
-                Severity.INFO,
-                where,
-                0,
-                0,
-                f"no token was given, so {', '.join(rules)} could not be judged; pass --token with the "
-                "publisher's JWT to check that it covers the entries' claims",
-            )
-        )
+
+def _judgeable(policy: CompiledPolicy, inputs: Inputs) -> bool:
+    return not ("token" in policy.policy.requires and inputs.token is None)
+
+
+def unjudged(repo: Repository, policies: PolicySet, inputs: Inputs) -> list[str]:
+    """The rules this run could not judge for want of an input (a token), on documents the repository
+    has. A registry server that does not authenticate publishers (`auth.mode: anonymous`) needs no
+    token, so nothing is left unjudged there."""
+    config = repo.config.data if repo.config is not None and isinstance(repo.config.data, dict) else {}
+    auth = config.get("auth")
+    if isinstance(auth, dict) and auth.get("mode") == "anonymous":
+        return []
+    return sorted(
+        {
+            p.id
+            for kind in KINDS
+            for p in policies.for_kind(kind)
+            if not _judgeable(p, inputs) and _documents_of(repo, kind)
+        }
+    )
 
 
 def evaluate(repo: Repository, policies: PolicySet, inputs: Inputs | None = None) -> list[Finding]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from reconciler.findings import Finding, Report, Severity
 from reconciler.report import ReportContext
 from reconciler.report.locations import checkout_prefix
+from reconciler.report.plural import counts_line
 
 COMMANDS: dict[Severity, str] = {
     Severity.ERROR: "error",
@@ -31,11 +32,7 @@ def escape_property(text: str) -> str:
 
 def annotation(finding: Finding, prefix: str = "") -> str:
     properties = [f"file={escape_property(prefix + finding.path)}"]
-    # Line 0 means the file as a whole: GitHub then annotates the file without pointing at a line.
-    if finding.line > 0:
-        properties.append(f"line={finding.line}")
-        if finding.column > 0:
-            properties.append(f"col={finding.column}")
+    properties += [f"line={finding.line}", f"col={finding.column}"]
     properties.append(f"title={escape_property(finding.rule)}")
     return f"::{COMMANDS[finding.severity]} {','.join(properties)}::{escape_data(finding.message)}"
 
@@ -43,9 +40,5 @@ def annotation(finding: Finding, prefix: str = "") -> str:
 def render(report: Report, context: ReportContext) -> str:
     prefix = checkout_prefix(context)
     lines = [annotation(f, prefix) for f in report.sorted() if f.waived is None]
-    counts = report.counts()
-    lines.append(
-        f"mcp-gitops: {report.files} files, {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} infos, {counts['waived']} waived"
-    )
+    lines.append(f"mcp-gitops: {counts_line(report)}")
     return "\n".join(lines) + "\n"

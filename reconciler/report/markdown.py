@@ -20,6 +20,8 @@ from urllib.parse import quote
 from reconciler.findings import Finding, Report
 from reconciler.report import ReportContext
 from reconciler.report.locations import checkout_prefix
+from reconciler.report.plural import coverage_note
+from reconciler.report.plural import plural as _plural
 
 # GitHub's limit is 1024 KiB; keep a margin for the truncation note and anything else the step appends.
 MAX_BYTES = 1000 * 1024
@@ -48,10 +50,6 @@ def link_base() -> str:
     return ""
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def headline(report: Report) -> str:
     counts = report.counts()
     status = "❌" if counts["error"] else ("⚠️" if counts["warning"] else "✅")
@@ -63,14 +61,13 @@ def headline(report: Report) -> str:
     text = f"{status} **{', '.join(parts)}** in {_plural(report.files, 'file')}"
     if counts["waived"]:
         text += f" ({counts['waived']} waived)"
+    if report.unjudged:
+        text += f"; {cell(coverage_note(report))}"
     return text
 
 
 def _line_link(finding: Finding, url: str) -> str:
-    if finding.line <= 0:
-        return f"[file]({url})"
-    place = f"{finding.line}:{finding.column}" if finding.column > 0 else str(finding.line)
-    return f"[{place}]({url}#L{finding.line})"
+    return f"[{finding.line}:{finding.column}]({url}#L{finding.line})"
 
 
 class _Budget:

@@ -65,13 +65,10 @@ def fingerprint(finding: Finding) -> str:
 
 
 def _location(finding: Finding, prefix: str) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": prefix + finding.path}}
-    # Line 0 is "the file as a whole": a region needs a real line, so leave it out.
-    if finding.line > 0:
-        region: dict[str, int] = {"startLine": finding.line}
-        if finding.column > 0:
-            region["startColumn"] = finding.column
-        physical["region"] = region
+    physical: dict[str, Any] = {
+        "artifactLocation": {"uri": prefix + finding.path},
+        "region": {"startLine": finding.line, "startColumn": finding.column},
+    }
     return {"physicalLocation": physical}
 
 
