@@ -106,9 +106,8 @@ def test_several_outputs_from_one_run(sample_repo: Path, tmp_path: Path) -> None
         str(sample_repo), "-o", "github", "--report", str(sarif), "--report", f"markdown:{summary}"
     )
     assert code == 0
-    assert output.startswith(
-        "mcp-gitops: "
-    )  # stdout got the annotations (none) and summary, the files the rest
+    # stdout got the annotations (none here) and the summary, the files the rest
+    assert output.startswith("mcp-gitops: ")
     assert "not judged without a token" in output
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert summary.read_text().strip()
