@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "diff": "reconciler.commands.diff:diff",
     "policies": "reconciler.commands.policies:policies",
     "convert": "reconciler.commands.convert:convert",
+    "github": "reconciler.commands.github:github",
     "plan": "reconciler.commands.plan_apply:plan",
     "apply": "reconciler.commands.plan_apply:apply",
     "sessions": "reconciler.commands.sessions:sessions",

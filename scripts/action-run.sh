@@ -105,6 +105,21 @@ if [[ -s "$work/summary.md" ]]; then
   cat "$work/summary.md" >>"$summary"
 fi
 
+# What merging would change, from Git alone: one pull-request comment, updated on each push, and the
+# job summary. It never decides the step's outcome; a token that cannot comment (a fork) is a warning
+# and the summary still has the diff. The token reaches the CLI through the environment only.
+if [[ -n "$base" && "${INPUT_COMMENT:-true}" == "true" && $status -le 1 ]]; then
+  mcp-gitops diff "$path" --base "$base" -o markdown >"$work/diff.md" 2>"$work/diff-stderr"
+  diff_status=$?
+  if [[ $diff_status -le 2 && -s "$work/diff.md" ]]; then
+    GITHUB_TOKEN="${INPUT_GITHUB_TOKEN:-}" mcp-gitops github comment --file "$work/diff.md" ||
+      echo "::warning title=mcp-gitops::the diff comment could not be posted; see the log above"
+  else
+    reason="$(tail -n 3 "$work/diff-stderr")"
+    echo "::warning title=mcp-gitops::$(escape_data "mcp-gitops diff failed (exit $diff_status)${reason:+: $reason}")"
+  fi
+fi
+
 case "$status" in
   0) ;;
   1) echo "mcp-gitops: findings at or above fail-on=$fail_on; failing the step." ;;

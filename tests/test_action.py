@@ -39,6 +39,9 @@ from reconciler.findings import Finding, Report, Severity
 from reconciler.report import ReportContext, renderer
 
 args = sys.argv[1:]
+if args[0] != "validate":  # diff and the comment are the real commands
+    from reconciler.cli import main
+    main(args)
 record = {"argv": args}
 if "--token" in args:
     record["token"] = Path(args[args.index("--token") + 1].lstrip("@")).read_text()
@@ -163,7 +166,19 @@ def run_action(
 def test_action_metadata() -> None:
     action = yaml.safe_load(ACTION.read_text())
     inputs = action["inputs"]
-    assert set(inputs) == {"path", "base-ref", "token", "jwks", "fail-on", "sarif-file", "python-version"}
+    assert set(inputs) == {
+        "path",
+        "base-ref",
+        "token",
+        "jwks",
+        "fail-on",
+        "sarif-file",
+        "comment",
+        "github-token",
+        "python-version",
+    }
+    assert inputs["comment"]["default"] == "true"
+    assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["path"]["default"] == "."
     assert inputs["base-ref"]["default"] == "${{ github.event.pull_request.base.sha }}"
     assert inputs["fail-on"]["default"] == "error"
@@ -198,7 +213,7 @@ def test_pre_commit_hook() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "mcp-gitops-validate")
     assert hook["language"] == "python"
-    assert hook["pass_filenames"] is False
+    assert hook["pass_filenames"] is True  # validate reports on the files, evaluating the whole repository
     assert hook["entry"] == "mcp-gitops validate"
 
 
