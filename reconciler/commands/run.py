@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from reconciler.commands.common import EXIT_ERROR
+from reconciler.commands.common import EXIT_ERROR, fail
 from reconciler.commands.operator import install_trust, operator_options
 
 WEBHOOK_SECRET_ENV = "MCP_GITOPS_WEBHOOK_SECRET"
@@ -64,6 +64,20 @@ def _listen(value: str, flag: str = "--listen") -> tuple[str, int]:
         return host or "0.0.0.0", int(port)
     except ValueError:
         raise click.UsageError(f"{flag} {value!r}: expected HOST:PORT or :PORT") from None
+
+
+def _commit_status(token_file: str | None, repository: str | None) -> Any:
+    """The after-cycle hook that sets GitHub commit statuses, when both options are given."""
+    if not token_file and not repository:
+        return None
+    if not (token_file and repository):
+        fail("--github-token-file and --github-repo go together")
+    from reconciler.github.status import CommitStatusReporter, CommitStatusSettings
+
+    try:
+        return CommitStatusReporter.from_settings(CommitStatusSettings(repository, Path(token_file)))
+    except OSError as exc:
+        fail(f"--github-token-file {token_file}: cannot read: {exc.strerror}")
 
 
 @click.command()
@@ -127,6 +141,18 @@ def _listen(value: str, flag: str = "--listen") -> tuple[str, int]:
     type=click.Path(dir_okay=False),
     default=None,
     help=f"GitHub webhook secret (else ${WEBHOOK_SECRET_ENV}); without one the webhook is disabled.",
+)
+@click.option(
+    "--github-token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A GitHub token (statuses: write): set a commit status on each revision applied or refused.",
+)
+@click.option(
+    "--github-repo",
+    default=None,
+    metavar="OWNER/NAME",
+    help="The GitHub repository of the commits, for --github-token-file (GITHUB_API_URL is respected).",
 )
 @click.option(
     "--git-token-file",
@@ -320,6 +346,7 @@ def build_daemon(opts: dict[str, Any]) -> Any:
         redis_url=opts["redis_url"] or os.environ.get(REDIS_URL_ENV),
         pause_at=pause_at,
         watch=opts["watch"],
+        after_cycle=_commit_status(opts["github_token_file"], opts["github_repo"]),
     )
     source: GitMirror | LocalFolder
     if is_remote(config.source):

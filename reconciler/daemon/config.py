@@ -6,11 +6,16 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.daemon.backoff import Backoff
 from reconciler.daemon.webhook import MAX_BODY_BYTES
+
+if TYPE_CHECKING:
+    from reconciler.daemon.status import CycleRecord
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -106,3 +111,5 @@ class DaemonConfig:
     watch: bool = True  # local sources: react to file-system events, not only the interval
     # test hook: sleep this long when the registry writer reaches this phase (see `run --help`, hidden)
     pause_at: tuple[str, float] | None = None
+    # called with each finished cycle's record (the GitHub commit status, when a token is configured)
+    after_cycle: Callable[[CycleRecord], None] | None = None

@@ -74,6 +74,7 @@ class Cycle:
         is_leader: Callable[[], bool],
         settings: CycleSettings | None = None,
         apply_hook: Hook | None = None,
+        after_cycle: Callable[[CycleRecord], None] | None = None,
     ) -> None:
         self.source = source
         self.targets = targets
@@ -84,6 +85,7 @@ class Cycle:
         self.is_leader = is_leader
         self.settings = settings or CycleSettings()
         self.apply_hook = apply_hook
+        self.after_cycle = after_cycle
         self.number = 0
         self._last_full_pass = 0.0  # monotonic time of the last cycle that validated
         self._last_invalid_digest: str | None = None
@@ -173,6 +175,10 @@ class Cycle:
                 skipped=record.skipped,
             ),
         )
+        # Reporting back (a GitHub commit status, see reconciler/github/status.py): after the cycle is
+        # recorded, so a reporter that fails or hangs on its timeout changes nothing above.
+        if self.after_cycle is not None:
+            self.after_cycle(record)
         return record
 
     def _run(self, record: CycleRecord) -> None:

@@ -69,6 +69,7 @@ class Daemon:
             self.elector.is_leader,
             CycleSettings(resync_interval=config.resync_interval, step_attempts=config.step_attempts),
             apply_hook=self._pause_hook() if config.pause_at else None,
+            after_cycle=config.after_cycle,
         )
         self._heartbeat = time.monotonic()
         self._stopped = threading.Event()
