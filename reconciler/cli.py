@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "apply": "reconciler.commands.plan_apply:apply",
     "sessions": "reconciler.commands.sessions:sessions",
     "run": "reconciler.commands.run:run",
+    "status": "reconciler.commands.status:status",
+    "reconcile": "reconciler.commands.reconcile:reconcile",
 }
 
 

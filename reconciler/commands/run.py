@@ -21,6 +21,7 @@ from reconciler.commands.common import EXIT_ERROR, fail
 from reconciler.commands.operator import install_trust, operator_options
 
 WEBHOOK_SECRET_ENV = "MCP_GITOPS_WEBHOOK_SECRET"
+RECONCILE_SECRET_ENV = "MCP_GITOPS_RECONCILE_SECRET"  # reconcile_request.SECRET_ENV, without its import
 GIT_TOKEN_ENV = "MCP_GITOPS_GIT_TOKEN"
 REDIS_URL_ENV = "MCP_GITOPS_REDIS_URL"
 REDIS_PASSWORD_ENV = "MCP_GITOPS_REDIS_PASSWORD"
@@ -114,7 +115,7 @@ def _commit_status(token_file: str | None, repository: str | None) -> Any:
     "--listen",
     default=":8080",
     show_default=True,
-    help="HOST:PORT for /healthz /readyz /metrics /status (keep it inside the cluster).",
+    help="HOST:PORT for /healthz /readyz /metrics /status /reconcile (keep it inside the cluster).",
 )
 @click.option(
     "--webhook-listen",
@@ -141,6 +142,13 @@ def _commit_status(token_file: str | None, repository: str | None) -> Any:
     type=click.Path(dir_okay=False),
     default=None,
     help=f"GitHub webhook secret (else ${WEBHOOK_SECRET_ENV}); without one the webhook is disabled.",
+)
+@click.option(
+    "--reconcile-secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Secret that signs POST /reconcile (`mcp-gitops reconcile`; else $MCP_GITOPS_RECONCILE_SECRET); "
+    "without one the endpoint is disabled.",
 )
 @click.option(
     "--github-token-file",
@@ -311,6 +319,7 @@ def build_daemon(opts: dict[str, Any]) -> Any:
 
     state_dir = ensure_state_dir(opts["state_dir"] or default_state_dir())
     secret = _read_secret_file(opts["webhook_secret_file"], WEBHOOK_SECRET_ENV)
+    reconcile_secret = _read_secret_file(opts["reconcile_secret_file"], RECONCILE_SECRET_ENV)
     host, port = _listen(opts["listen"])
     pause_at = None
     if opts["debug_pause_at"]:
@@ -339,6 +348,7 @@ def build_daemon(opts: dict[str, Any]) -> Any:
             channel_timeout=opts["http_timeout"], max_body_bytes=opts["webhook_max_bytes"]
         ),
         webhook_secret=secret.encode() if secret else None,
+        reconcile_secret=reconcile_secret.encode() if reconcile_secret else None,
         shutdown_grace=opts["shutdown_grace"],
         failure_backoff=Backoff(base=opts["retry_base"], factor=2.0, cap=opts["retry_max"]),
         election=election,

@@ -102,6 +102,7 @@ class DaemonConfig:
     webhook_listen: tuple[str, int] | None = ("0.0.0.0", 8081)
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     webhook_secret: bytes | None = None
+    reconcile_secret: bytes | None = None  # signs POST /reconcile (`mcp-gitops reconcile`)
     shutdown_grace: float = 25.0
     failure_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, factor=2.0, cap=180.0))
     step_attempts: int = 3

@@ -2,7 +2,8 @@
 
 - Operations (`--listen`, inside the cluster): `GET /healthz` (alive, loop not wedged), `GET /readyz`
   (completed a cycle or stands by as a follower, reaches its targets), `GET /metrics` (Prometheus),
-  `GET /status` (JSON, see `status.StatusBoard.to_json`).
+  `GET /status` (JSON, see `status.StatusBoard.to_json`), `POST /reconcile` (`mcp-gitops reconcile`:
+  HMAC-signed with the reconcile secret and recent, see `reconcile_request.py`; a cycle now).
 - Webhook (`--webhook-listen`, the one exposed to the internet): `POST /webhook` (also `/hook`), GitHub
   push events. Only this listener answers deliveries, and it answers nothing else.
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from reconciler.daemon import webhook
+from reconciler.daemon import reconcile_request, webhook
 from reconciler.daemon.config import HttpLimits
 from reconciler.daemon.logs import fields
 from reconciler.daemon.metrics import DaemonMetrics
@@ -43,6 +44,7 @@ _REASONS = {
     202: "Accepted",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     411: "Length Required",
@@ -61,6 +63,7 @@ class Wiring:
     alive: Callable[[], tuple[bool, str]]
     webhook_secret: bytes | None
     branch: str | None
+    reconcile_secret: bytes | None = None
 
 
 def _respond(
@@ -84,6 +87,8 @@ def _text(start_response: StartResponse, status: int, text: str, head: bool = Fa
 def operations_app(wiring: Wiring) -> WsgiApp:
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if path == "/reconcile":
+            return _reconcile_request(environ, start_response, wiring)
         if method not in ("GET", "HEAD"):
             return _text(start_response, 405, "method not allowed")
         head = method == "HEAD"
@@ -101,6 +106,27 @@ def operations_app(wiring: Wiring) -> WsgiApp:
         return _text(start_response, 404, "not found", head)
 
     return app
+
+
+def _reconcile_request(environ: dict[str, Any], start_response: StartResponse, wiring: Wiring) -> list[bytes]:
+    """`mcp-gitops reconcile`: its own small handler, apart from the webhook's."""
+    if environ["REQUEST_METHOD"] != "POST":
+        return _text(start_response, 405, "method not allowed")
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if not length_text.isdigit():
+        verdict = reconcile_request.ReconcileVerdict(411, "a Content-Length is required")
+    elif int(length_text) > reconcile_request.MAX_BODY_BYTES:
+        verdict = reconcile_request.ReconcileVerdict(413, "body too large")
+    else:
+        header = environ.get("HTTP_" + reconcile_request.SIGNATURE_HEADER.upper().replace("-", "_"))
+        body = _read_body(environ, int(length_text))
+        verdict = reconcile_request.handle(wiring.reconcile_secret, body, header)
+    log.info("reconcile request", extra=fields(status=verdict.status, result=verdict.message))
+    if verdict.trigger:
+        wiring.request_reconcile("request")
+    return _respond(
+        start_response, verdict.status, json.dumps({"message": verdict.message}).encode(), "application/json"
+    )
 
 
 def _read_body(environ: dict[str, Any], length: int) -> bytes:

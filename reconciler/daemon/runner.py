@@ -83,6 +83,7 @@ class Daemon:
                     self._alive,
                     config.webhook_secret,
                     self._branch(),
+                    config.reconcile_secret,
                 ),
                 (config.listen_host, config.listen_port),
                 config.webhook_listen,
