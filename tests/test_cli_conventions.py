@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import COMMANDS, cli
-from tests.builders import entry, git, write_repo
+from tests.builders import entry, git, mcpserver, write_repo
+from tests.harness.kube import KubeCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,3 +127,37 @@ def test_every_command_has_its_exit_codes_in_the_readme_table() -> None:
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     rows = {m.group(1) for m in re.finditer(r"^\| `(?:mcp-gitops )?([a-z]+)[^`]*` \|", section, re.M)}
     assert set(COMMANDS) <= rows, set(COMMANDS) - rows
+
+
+# --- less noise -----------------------------------------------------------------------------------
+
+
+@pytest.mark.kube
+def test_tls_verification_off_is_one_clear_warning_not_one_per_request(
+    kube: KubeCluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    config = yaml.safe_load(kube.kubeconfig.read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"].pop("certificate-authority", None)
+        cluster["cluster"].pop("certificate-authority-data", None)
+        cluster["cluster"]["insecure-skip-tls-verify"] = True
+    insecure = tmp_path / "insecure-kubeconfig"
+    insecure.write_text(yaml.safe_dump(config))
+    manifests = {f"s{i}.json": mcpserver(f"s{i}") for i in range(3)}
+    for body in manifests.values():
+        body["metadata"]["namespace"] = kube_namespace
+    repo = write_repo(tmp_path / "repo", manifests=manifests)
+    main = "import sys; from reconciler.cli import main; sys.exit(main())"
+    flags = ["--target", "cluster", "--kubeconfig", str(insecure), "--context", str(kube.context)]
+    done = subprocess.run(
+        [sys.executable, "-c", main, "plan", str(repo), *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # changes: the servers are new
+    assert "InsecureRequestWarning" not in done.stderr
+    assert done.stderr.count("TLS verification is off") == 1, done.stderr

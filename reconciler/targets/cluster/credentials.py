@@ -9,6 +9,7 @@ cluster step is then skipped, unless the cluster target was asked for by name.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,25 @@ def no_cluster_reason(explicit: bool) -> str:
     )
 
 
+_warned_insecure: set[str] = set()
+
+
+def _warn_insecure(host: str) -> None:
+    """One clear warning per API server when the kubeconfig turns TLS verification off, instead of
+    urllib3's InsecureRequestWarning on every request (ten per plan)."""
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    if host not in _warned_insecure:
+        _warned_insecure.add(host)
+        logging.getLogger("mcp_gitops.cluster").warning(
+            f"warning: TLS verification is off for {host} (insecure-skip-tls-verify in the kubeconfig): "
+            "the API server's identity is not checked"
+        )
+
+
 def connect(choice: ClusterChoice, pool_size: int) -> KubeApi:
     """Load the credentials and return an API handle; raises TargetError when they do not load."""
     from kubernetes import client, config
@@ -77,6 +97,8 @@ def connect(choice: ClusterChoice, pool_size: int) -> KubeApi:
             description += f" from {where}"
     except (ConfigException, OSError, TypeError, ValueError) as exc:
         raise TargetError(f"cluster credentials did not load: {exc}") from None
+    if not configuration.verify_ssl:
+        _warn_insecure(configuration.host)
     # Dry runs and applies go out from a thread pool; one pooled connection per worker.
     configuration.connection_pool_maxsize = max(pool_size, 1)
     api_client: Any = client.ApiClient(configuration)
