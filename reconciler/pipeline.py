@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-from reconciler.findings import Report
+from reconciler.findings import Finding, Report
 from reconciler.policy.engine import Inputs, evaluate, unjudged
 from reconciler.policy.loader import PolicySet, load_policies
 from reconciler.policy.token import verify_token
@@ -63,13 +63,18 @@ def _validate(
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
     base_repo = load_repository(base, reuse=repo) if base is not None else None
-    inputs = Inputs(token=claims, base=base_repo)
-    report = check(repo, policy_set, inputs)
-    report.unjudged = tuple(unjudged(repo, policy_set, inputs))
+    report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
     return Validation(repo, report, catalogue(policy_set.rules()), base_repo, policy_set)
 
 
 def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:
     """The findings of an already loaded repository: its load findings, policies, waivers."""
-    findings = repo.findings + evaluate(repo, policies, inputs)
-    return Report(apply_waivers(repo, findings), files=repo.files)
+    return finish(repo, repo.findings + evaluate(repo, policies, inputs), policies, inputs)
+
+
+def finish(repo: Repository, findings: list[Finding], policies: PolicySet, inputs: Inputs) -> Report:
+    """A report from a repository's findings: waivers applied (and checked against the rules), the
+    rules that could not be judged said once."""
+    not_judged = unjudged(repo, policies, inputs)
+    waived = apply_waivers(repo, findings, catalogue(policies.rules()).keys(), not_judged)
+    return Report(waived, files=repo.files, unjudged=tuple(not_judged))

@@ -84,7 +84,18 @@ STRUCTURAL_RULES: dict[str, RuleInfo] = {
             "A waiver's expiry date has passed.",
             "Fix the finding, or renew the waiver with a new reason and date.",
         ),
-        _rule("waiver-invalid", E, "A waiver is malformed.", "A waiver needs a rule, a target and a reason."),
+        _rule(
+            "waiver-invalid",
+            E,
+            "A waiver is malformed, names an unknown rule, or a target that matches nothing.",
+            "A waiver needs a known rule, a target that exists and a reason.",
+        ),
+        _rule(
+            "waiver-unused",
+            E,
+            "A waiver excuses no finding.",
+            "The finding it was written for is gone: delete the waiver, so it cannot hide a new one.",
+        ),
     )
 }
 

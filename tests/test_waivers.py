@@ -77,3 +77,71 @@ def test_expired_settings_waiver(tmp_path: Path) -> None:
     }
     root = write_repo(tmp_path, settings=settings, entries={"a.json": entry(claims=None)})
     assert {"waiver-expired", "claims-required"} <= {f.rule for f in report(root).active()}
+
+
+def _settings_waiver(rule: str, **target: str) -> dict[str, object]:
+    return {"waivers": [{"rule": rule, "target": target, "reason": "because"}]}
+
+
+def _problems(root: Path) -> list[tuple[str, str, int, str]]:
+    return sorted(
+        (f.rule, f.path, f.line, f.message) for f in report(root).findings if f.rule.startswith("waiver-")
+    )
+
+
+def test_a_waiver_of_an_unknown_rule_is_an_error_with_the_close_match(tmp_path: Path) -> None:
+    root = write_repo(
+        tmp_path,
+        settings=_settings_waiver("claims-requird", path="entries/a.json"),
+        entries={"a.json": entry(claims=None)},
+    )
+    (problem,) = _problems(root)
+    assert problem[:3] == ("waiver-invalid", "mcp-gitops.yaml", 3)
+    assert "unknown rule 'claims-requird'; did you mean 'claims-required'?" in problem[3]
+    assert report(root).fails()
+
+
+def test_a_waiver_whose_target_matches_nothing_is_an_error(tmp_path: Path) -> None:
+    for index, target in enumerate(({"path": "entries/gone.json"}, {"entry": "io.github.acme/gone"})):
+        root = write_repo(
+            tmp_path / str(index),
+            settings=_settings_waiver("claims-required", **target),
+            entries={"a.json": entry(claims=None)},
+        )
+        (problem,) = _problems(root)
+        assert problem[0] == "waiver-invalid" and "matches nothing in the repository" in problem[3]
+
+
+def test_a_waiver_that_excuses_no_finding_is_an_error(tmp_path: Path) -> None:
+    root = write_repo(
+        tmp_path / "settings",
+        settings=_settings_waiver("claims-required", path="entries/a.json"),
+        entries={"a.json": entry()},  # has claims: nothing to excuse
+    )
+    (problem,) = _problems(root)
+    assert problem[:3] == ("waiver-unused", "mcp-gitops.yaml", 3)
+    assert "claims-required for entries/a.json excuses no finding" in problem[3]
+
+    server = mcpserver("a", replicas=1)  # one replica: no session-storage finding
+    server["metadata"]["annotations"] = {ANNOTATION: "was scaled once"}
+    (problem,) = _problems(write_repo(tmp_path / "annotation", manifests={"a.json": server}))
+    assert problem[0] == "waiver-unused" and problem[1] == "manifests/a.json"
+
+
+def test_an_entry_waiver_is_used_when_any_of_its_versions_needs_it(tmp_path: Path) -> None:
+    # a waiver of a token rule is not unused when the run has no token to judge it
+    settings = {
+        "waivers": [
+            {"rule": "claims-required", "target": {"entry": "io.github.acme/open"}, "reason": "public"},
+            {"rule": "claims-not-covered", "target": {"entry": "io.github.acme/open"}, "reason": "public"},
+        ]
+    }
+    root = write_repo(
+        tmp_path,
+        settings=settings,
+        entries={
+            "v1.json": entry("io.github.acme/open", "1.0.0", claims=None),
+            "v2.json": entry("io.github.acme/open", "2.0.0", claims=None),
+        },
+    )
+    assert _problems(root) == []

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from reconciler import pipeline
 from reconciler.findings import Report
 from reconciler.pipeline import Validation
 from reconciler.policy.engine import Inputs, evaluate
 from reconciler.policy.loader import CompiledPolicy, PolicySet
-from reconciler.policy.waivers import apply_waivers
 from reconciler.repository import Repository
 
 # What makes a policy's result depend on more than the document, the config and the token...
@@ -65,8 +65,7 @@ def base_report(base: Repository, head_validation: Validation, policies: PolicyS
         base.config is not None and head.config is not None and base.config.digest == head.config.digest
     )
     if not (same_config and same_policies) or base.settings != head.settings:
-        everything = base.findings + evaluate(base, policies, Inputs())
-        return Report(apply_waivers(base, everything), files=base.files)
+        return pipeline.check(base, policies, Inputs())
     carried = PolicySet([p for p in policies.policies if carried_over(p)])
     others = PolicySet([p for p in policies.policies if not carried_over(p)])
     carried_ids = {p.id for p in carried.policies}
@@ -91,4 +90,4 @@ def base_report(base: Repository, head_validation: Validation, policies: PolicyS
         replace(f, waived=None) for f in head_report.findings if f.rule in carried_ids and f.path in shared
     ]
     findings = base.findings + evaluate(base, others, Inputs()) + evaluate(subset, carried, Inputs()) + kept
-    return Report(apply_waivers(base, findings), files=base.files)
+    return pipeline.finish(base, findings, policies, Inputs())

@@ -3,13 +3,18 @@ expiry. Manifests carry them as annotations, `waive.mcp-gitops.dev/<rule>: "<rea
 entries and the registry config through the settings file's `waivers:` list.
 
 A waived finding is still reported (marked waived, counted apart); an expired waiver is an error and
-no longer waives anything.
+no longer waives anything. A waiver that names an unknown rule, or whose target matches no file or
+entry, is a `waiver-invalid` error; one that excuses no finding is a `waiver-unused` error (a stale
+waiver would silently excuse the next problem of its kind), unless its rule could not be judged in
+this run (no token).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from reconciler.findings import Finding, Severity
@@ -87,11 +92,24 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
             )
             continue
         if target.path:
-            paths = [target.path]
+            paths = [target.path] if repo.source.exists(target.path) else []
         elif target.entry:
             paths = entry_paths.get(target.entry, [])
         else:
             paths = [config_path]
+        if not paths:
+            what = f"path {target.path}" if target.path else f"entry {target.entry}"
+            problems.append(
+                Finding(
+                    "waiver-invalid",
+                    Severity.ERROR,
+                    SETTINGS_FILE,
+                    line,
+                    column,
+                    f"waivers[{index}]: the {what} matches nothing in the repository",
+                )
+            )
+            continue
         for path in paths:
             waivers.append(
                 Waiver(waiver.rule, path, waiver.reason, waiver.expires, SETTINGS_FILE, line, column)
@@ -99,31 +117,57 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
     return waivers, problems
 
 
-def apply_waivers(repo: Repository, findings: list[Finding], today: dt.date | None = None) -> list[Finding]:
-    """Mark the findings that a live waiver covers; add findings for expired and malformed waivers."""
+def apply_waivers(
+    repo: Repository,
+    findings: list[Finding],
+    known_rules: Collection[str] | None = None,
+    unjudged: Collection[str] = (),
+    today: dt.date | None = None,
+) -> list[Finding]:
+    """Mark the findings that a live waiver covers; add findings for expired, malformed, unknown and
+    unused waivers. `known_rules` is every rule of the run (None: not checked); `unjudged` the rules
+    this run could not judge, whose waivers are not unused for that."""
     today = today or dt.date.today()
     annotation, problems_a = _annotation_waivers(repo)
     configured, problems_s = _settings_waivers(repo)
     live: dict[tuple[str, str], Waiver] = {}
     out = problems_a + problems_s
     for waiver in annotation + configured:
-        if waiver.expires is not None and waiver.expires < today:
+        if known_rules is not None and waiver.rule not in known_rules:
+            close = difflib.get_close_matches(waiver.rule, list(known_rules), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             out.append(
-                Finding(
-                    "waiver-expired",
-                    Severity.ERROR,
-                    waiver.origin_path,
-                    waiver.origin_line,
-                    waiver.origin_column,
-                    f"the waiver of {waiver.rule} for {waiver.path} expired on {waiver.expires.isoformat()}",
-                )
+                _problem("waiver-invalid", waiver, f"the waiver names an unknown rule '{waiver.rule}'{hint}")
             )
             continue
+        if waiver.expires is not None and waiver.expires < today:
+            expired = f"the waiver of {waiver.rule} for {waiver.path} expired on {waiver.expires.isoformat()}"
+            out.append(_problem("waiver-expired", waiver, expired))
+            continue
         live[(waiver.rule, waiver.path)] = waiver
+    used: set[tuple[str, int, int, str]] = set()
     for finding in findings:
         covering = live.get((finding.rule, finding.path))
         # Waiving a waiver problem would let a waiver excuse itself.
         if covering is not None and not finding.rule.startswith("waiver-"):
             finding = finding.waive(covering.reason)
+            used.add(_origin(covering))
         out.append(finding)
+    if known_rules is not None:
+        # One settings waiver of an entry covers each of its files: it is used when any of them is.
+        unused = {_origin(w): w for w in live.values() if _origin(w) not in used and w.rule not in unjudged}
+        for waiver in unused.values():
+            target = waiver.path if waiver.origin_path != waiver.path else "this object"
+            message = f"the waiver of {waiver.rule} for {target} excuses no finding: delete it"
+            out.append(_problem("waiver-unused", waiver, message))
     return out
+
+
+def _origin(waiver: Waiver) -> tuple[str, int, int, str]:
+    return (waiver.origin_path, waiver.origin_line, waiver.origin_column, waiver.rule)
+
+
+def _problem(rule: str, waiver: Waiver, message: str) -> Finding:
+    return Finding(
+        rule, Severity.ERROR, waiver.origin_path, waiver.origin_line, waiver.origin_column, message
+    )
