@@ -180,19 +180,26 @@ def _parse_json(path: str, text: str, digest: str, result: ParseResult) -> None:
 
 
 def _chunks(text: str) -> list[tuple[int, str]] | None:
-    """Split a YAML stream at document markers: (first line, text) per document. None when the file
-    needs the full parser (directives, or content on a marker line)."""
+    """Split a YAML stream at document markers: (first line, text) per document. A document that
+    starts on its `---` line (`--- {kind: X}`) starts there, the marker blanked to spaces so lines and
+    columns stay those of the file. None when the file needs the full parser (directives, content
+    after a `...` marker)."""
     if _DIRECTIVE.search(text):
         return None
     chunks: list[tuple[int, str]] = []
-    start_line, start = 1, 0
+    start_line, start, pad = 1, 0, ""
     for marker in _MARKER.finditer(text):
-        if marker.group(1) and not marker.group(1).lstrip().startswith("#"):
-            return None
-        chunks.append((start_line, text[start : marker.start()]))
-        start = marker.end() + 1
-        start_line = text.count("\n", 0, start) + 1
-    chunks.append((start_line, text[start:]))
+        chunks.append((start_line, pad + text[start : marker.start()]))
+        content = marker.group(1)
+        if content and not content.lstrip().startswith("#"):
+            if marker.group(0).startswith("..."):
+                return None
+            start, pad = marker.start(1), " " * (marker.start(1) - marker.start())
+            start_line = text.count("\n", 0, marker.start()) + 1
+        else:
+            start, pad = marker.end() + 1, ""
+            start_line = text.count("\n", 0, start) + 1
+    chunks.append((start_line, pad + text[start:]))
     return chunks
 
 

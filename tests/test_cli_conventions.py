@@ -161,3 +161,22 @@ def test_tls_verification_off_is_one_clear_warning_not_one_per_request(
     assert done.returncode == 1, done.stdout + done.stderr  # changes: the servers are new
     assert "InsecureRequestWarning" not in done.stderr
     assert done.stderr.count("TLS verification is off") == 1, done.stderr
+
+
+def test_line_numbers_right_after_a_flow_style_document_on_a_marker_line(tmp_path: Path) -> None:
+    text = (
+        "--- {apiVersion: toolhive.stacklok.dev/v1beta1, kind: MCPGroup, metadata: {name: g}, spec: {}}\n"
+        "---\n"
+        "apiVersion: toolhive.stacklok.dev/v1beta1\n"
+        "kind: MCPServer\n"
+        "metadata:\n"
+        "  name: s\n"
+        "spec:\n"
+        "  image: ghcr.io/acme/s:1\n"
+        "  replcas: 2\n"
+        "--- {apiVersion: toolhive.stacklok.dev/v1beta1, kind: MCPGroup, metadata: {name: h}, spek: {}}\n"
+    )
+    root = write_repo(tmp_path, manifests={"all.yaml": text})
+    found = json.loads(run("validate", str(root), "-o", "json")[1])["findings"]
+    places = {(f["line"], f["column"]) for f in found if f["rule"] == "schema"}
+    assert places == {(9, 3), (10, 86)}, found  # the misspelt keys, not 1:1
