@@ -85,6 +85,24 @@ class Finding:
         return out
 
 
+@dataclass(frozen=True)
+class SelectionUse:
+    """One rule selection of the settings (reconciler/policy/selection.py), and how many findings
+    it removed or changed in this run."""
+
+    kind: str  # skip | severity | exclude
+    what: str  # the rule (`rule -> severity`), or the path patterns
+    reason: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "what": self.what, "reason": self.reason, "count": self.count}
+
+    def text(self) -> str:
+        noun = "finding" if self.count == 1 else "findings"
+        return f"{self.kind} {self.what} ({self.count} {noun})"
+
+
 @dataclass
 class Report:
     """The findings of one validation run, sorted by place."""
@@ -94,6 +112,8 @@ class Report:
     # Rules that could not be judged for want of an input (the publisher's token): said once, in the
     # summary, never as a finding.
     unjudged: tuple[str, ...] = ()
+    # What the settings' rule selection did in this run (reconciler.policy.selection.SelectionUse)
+    selection: tuple[SelectionUse, ...] = ()
 
     def extend(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
@@ -131,5 +151,6 @@ class Report:
                 "infos": counts["info"],
                 "waived": counts["waived"],
                 "notJudged": list(self.unjudged),
+                "selection": [use.to_json() for use in self.selection],
             },
         }

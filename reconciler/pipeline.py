@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from reconciler.findings import Finding, Report
 from reconciler.policy.engine import Inputs, evaluate, unjudged
 from reconciler.policy.loader import PolicySet, load_policies
+from reconciler.policy.selection import select
 from reconciler.policy.token import verify_token
 from reconciler.policy.waivers import apply_waivers
 from reconciler.repository import Repository, load_repository
@@ -74,7 +75,9 @@ def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:
 
 def finish(repo: Repository, findings: list[Finding], policies: PolicySet, inputs: Inputs) -> Report:
     """A report from a repository's findings: waivers applied (and checked against the rules), the
-    rules that could not be judged said once."""
+    rules that could not be judged said once, the rule selection applied and counted."""
     not_judged = unjudged(repo, policies, inputs)
-    waived = apply_waivers(repo, findings, catalogue(policies.rules()).keys(), not_judged)
-    return Report(waived, files=repo.files, unjudged=tuple(not_judged))
+    known = catalogue(policies.rules()).keys()
+    selected, selection = select(repo, findings, known)
+    waived = apply_waivers(repo, selected, known, not_judged)
+    return Report(waived, files=repo.files, unjudged=tuple(not_judged), selection=tuple(selection))

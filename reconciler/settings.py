@@ -55,6 +55,38 @@ class Waiver(_Settings):
         return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+# --- rule selection (reconciler/policy/selection.py applies it) -------------------------------------
+
+
+class SkippedRule(_Settings):
+    """A rule not applied anywhere in the repository."""
+
+    rule: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class SeverityOverride(_Settings):
+    """A rule reported at another severity than its policy's."""
+
+    rule: str = Field(min_length=1)
+    severity: Literal["error", "warning", "info"]
+    reason: str = Field(min_length=1)
+
+
+class ExcludedPaths(_Settings):
+    """Files the policies are not applied to: `fnmatch` patterns relative to the repository (`*`
+    crosses folders), or a folder ending in `/`."""
+
+    paths: list[str] = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class RuleSelection(_Settings):
+    skip: list[SkippedRule] = []
+    severity: list[SeverityOverride] = []
+    exclude: list[ExcludedPaths] = []
+
+
 class DatabaseSettings(_Settings):
     """Where `apply` writes the registry state. The repository is untrusted: a password is never read
     from here, nor from a file named here, and the host it names is used only when the operator allows
@@ -103,6 +135,7 @@ class Settings(_Settings):
     database: DatabaseSettings = DatabaseSettings()
     prune: PruneSettings = PruneSettings()
     waivers: list[Waiver] = []
+    rules: RuleSelection = RuleSelection()
     maxFileBytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     # Which document kinds are subject to validation beyond schema (for future narrowing).
     format: Literal["upstream"] = "upstream"

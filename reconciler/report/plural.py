@@ -17,6 +17,8 @@ def counts_line(report: Report) -> str:
         f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'info')}"
     )
     text += f", {counts['waived']} waived" if counts["waived"] else ""
+    if report.selection:
+        text += "; rule selection: " + ", ".join(use.text() for use in report.selection)
     return text + (f"; {coverage_note(report)}" if report.unjudged else "")
 
 
