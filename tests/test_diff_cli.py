@@ -195,3 +195,14 @@ def test_markdown_stays_under_the_comment_limit_on_a_5000_entry_change(tmp_path:
     assert cut is not None
     assert int(cut.group(2)) == 10000 + len(result.introduced) + len(result.fixed)
     assert 0 < int(cut.group(1)) < 10000
+
+
+def test_quiet_prints_nothing_and_keeps_the_exit_code(history: dict[str, Any]) -> None:
+    result = CliRunner().invoke(
+        cli, ["diff", str(history["root"]), "--base", history["base"], "--rev", history["head"], "-q"]
+    )
+    assert (result.exit_code, result.stdout) == (1, "")
+    verbose = CliRunner().invoke(
+        cli, ["diff", str(history["root"]), "--base", history["base"], "--rev", history["head"], "-v"]
+    )
+    assert verbose.exit_code == 1 and "compared " in verbose.stderr

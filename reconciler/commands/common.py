@@ -62,14 +62,12 @@ def find_root(start: str) -> str:
     from reconciler.settings import SETTINGS_FILE
 
     here = os.path.abspath(start)
-    git_top = None
     for folder in (here, *_parents(here)):
-        if os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
+        if os.path.isfile(os.path.join(folder, SETTINGS_FILE)) or os.path.exists(
+            os.path.join(folder, ".git")
+        ):
             return _display(folder)
-        if git_top is None and os.path.exists(os.path.join(folder, ".git")):
-            git_top = folder
-            break
-    return _display(git_top or here)
+    return _display(here)
 
 
 def _parents(path: str) -> Iterator[str]:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
-from reconciler.commands.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, repo_argument, tool_errors
+from reconciler.commands.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    repo_argument,
+    tool_errors,
+    verbosity_options,
+)
 from reconciler.diff.render import FORMATS
 
 
@@ -25,7 +34,8 @@ from reconciler.diff.render import FORMATS
     type=click.Choice(FORMATS),
     help="Output format (markdown: a PR comment).",
 )
-def diff(repo: str, base: str | None, rev: str | None, fmt: str) -> None:
+@verbosity_options
+def diff(repo: str, base: str | None, rev: str | None, fmt: str, quiet: bool, verbose: bool) -> None:
     """Show what merging REV into BASE would change in the registry and the cluster, with old and new
     values, and the findings the change introduces or fixes. Reads no database and no cluster.
 
@@ -37,9 +47,14 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str) -> None:
     from reconciler.diff.revisions import default_base
     from reconciler.source import open_source
 
+    started = time.perf_counter()
     with tool_errors():
         base_rev = base or default_base(repo)
         result = compute_diff(open_source(repo, base_rev), open_source(repo, rev))
-    click.echo(RENDERERS[fmt](result), nl=False)
+    if verbose:
+        what = f"{base_rev[:12]}..{rev or 'the work tree'}"
+        click.echo(f"compared {repo} {what} in {time.perf_counter() - started:.2f} s", err=True)
+    if not quiet:
+        click.echo(RENDERERS[fmt](result), nl=False)
     exit_code = EXIT_ERROR if result.problems else EXIT_FINDINGS if result.changed else EXIT_OK
     click.get_current_context().exit(exit_code)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -170,6 +169,5 @@ def validate(
         click.echo(f"validated {where} in {time.perf_counter() - started:.2f} s", err=True)
     if not quiet:
         click.echo(renderer(fmt)(report, context), nl=False)
-    sys.stdout.flush()
     exit_code = EXIT_FINDINGS if report.fails(Severity(fail_on)) else EXIT_OK
     click.get_current_context().exit(exit_code)

@@ -19,6 +19,7 @@ from reconciler.diff.registry import desired_registry, registry_changes
 from reconciler.findings import Finding, Report
 from reconciler.repository import Repository, load_repository
 from reconciler.source import Source
+from reconciler.targets.postgres.desired import DesiredState
 from reconciler.targets.postgres.errors import DesiredStateError
 
 __all__ = ["Change", "RevisionDiff", "compute_diff"]
@@ -51,15 +52,14 @@ def compute_diff(base: Source, rev: Source) -> RevisionDiff:
         base_repo = load_repository(base, reuse=validation.repo)
         policies = pipeline.load_policies(base, base_repo.settings.policies)
         base_findings = base_report(base_repo, validation, policies)
-        changes: list[Change] = []
         problems: list[str] = []
-        try:
-            desired = desired_registry(base_repo), desired_registry(validation.repo)
-        except DesiredStateError as exc:
-            which = "base" if _unbuildable(base_repo) else "revision"
-            problems.append(f"registry changes not computed: at the {which}, {exc}")
-        else:
-            changes += registry_changes(*desired)
+        states = [
+            _registry_state(repo, which, problems)
+            for repo, which in ((base_repo, "base"), (validation.repo, "revision"))
+        ]
+        changes: list[Change] = []
+        if states[0] is not None and states[1] is not None:
+            changes += registry_changes(states[0], states[1])
         changes += cluster_changes(base_repo, validation.repo)
     finally:
         if collecting:
@@ -75,9 +75,9 @@ def compute_diff(base: Source, rev: Source) -> RevisionDiff:
     )
 
 
-def _unbuildable(repo: Repository) -> bool:
+def _registry_state(repo: Repository, which: str, problems: list[str]) -> DesiredState | None:
     try:
-        desired_registry(repo)
-    except DesiredStateError:
-        return True
-    return False
+        return desired_registry(repo)
+    except DesiredStateError as exc:
+        problems.append(f"registry changes not computed: at the {which}, {exc}")
+        return None
