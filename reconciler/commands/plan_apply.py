@@ -57,7 +57,13 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Which target to plan/apply.",
         ),
         click.option(
-            "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+            "-o",
+            "--output",
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
         ),
         click.option(
             "--database-url",

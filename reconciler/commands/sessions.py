@@ -128,7 +128,15 @@ def _selected(servers: list[ServerSpec], wanted: tuple[str, ...]) -> list[Server
     help="Values larger than this are reported by size (STRLEN) and never fetched.",
 )
 @operator_options(database=False, redis=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
 def sessions(
     repo: str,
     rev: str | None,
