@@ -206,3 +206,18 @@ def test_quiet_prints_nothing_and_keeps_the_exit_code(history: dict[str, Any]) -
         cli, ["diff", str(history["root"]), "--base", history["base"], "--rev", history["head"], "-v"]
     )
     assert verbose.exit_code == 1 and "compared " in verbose.stderr
+
+
+def test_paths_are_relative_to_the_checkout_like_every_report(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    write_repo(checkout / "config", entries={"a.json": entry("io.github.acme/a")})
+    git(checkout, "init", "-q", "-b", "main")
+    base = commit(checkout, "base")
+    (checkout / "config" / "entries" / "b.json").write_text(
+        json.dumps(entry("io.github.acme/b", claims=None))
+    )
+    code, out = diff(str(checkout / "config"), "--base", base, "-o", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert {c["path"] for c in report["changes"]} == {"config/entries/b.json"}
+    assert [f["path"] for f in report["findings"]["introduced"]] == ["config/entries/b.json"]

@@ -45,6 +45,7 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str, quiet: bool, ve
     from reconciler.diff import compute_diff
     from reconciler.diff.render import RENDERERS
     from reconciler.diff.revisions import default_base
+    from reconciler.report.locations import checkout_root, root_prefix
     from reconciler.source import open_source
 
     started = time.perf_counter()
@@ -55,6 +56,6 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str, quiet: bool, ve
         what = f"{base_rev[:12]}..{rev or 'the work tree'}"
         click.echo(f"compared {repo} {what} in {time.perf_counter() - started:.2f} s", err=True)
     if not quiet:
-        click.echo(RENDERERS[fmt](result), nl=False)
+        click.echo(RENDERERS[fmt](result.under(root_prefix(checkout_root(repo)))), nl=False)
     exit_code = EXIT_ERROR if result.problems else EXIT_FINDINGS if result.changed else EXIT_OK
     click.get_current_context().exit(exit_code)

@@ -19,6 +19,7 @@ from reconciler.commands.common import (
 )
 from reconciler.findings import Report, Severity
 from reconciler.report import FORMATS, SUFFIXES, ReportContext, renderer
+from reconciler.report.locations import checkout_root
 
 
 def _parse_report(value: str) -> tuple[str, str]:
@@ -30,17 +31,6 @@ def _parse_report(value: str) -> tuple[str, str]:
         if value.endswith(suffix):
             return name, value
     fail(f"--report {value}: cannot tell the format; write FORMAT:FILE ({', '.join(FORMATS)})")
-
-
-def _report_root(repo: str) -> str:
-    """The repository folder relative to the enclosing Git work tree, so that every format's paths
-    resolve from the root of the checkout (what GitHub expects, and one root for all formats)."""
-    here = Path(repo).resolve()
-    for parent in (here, *here.parents):
-        if (parent / ".git").exists():
-            relative = here.relative_to(parent).as_posix()
-            return "" if relative == "." else relative
-    return ""
 
 
 def _repository_and_files(paths: tuple[str, ...]) -> tuple[str, set[str] | None]:
@@ -158,7 +148,7 @@ def validate(
         report = Report(
             [f for f in report.findings if f.path in files], files=len(files), unjudged=report.unjudged
         )
-    context = ReportContext(rules=result.rules, root=_report_root(repo), revision=source.revision)
+    context = ReportContext(rules=result.rules, root=checkout_root(repo), revision=source.revision)
     for name, path in targets:
         try:
             Path(path).write_text(renderer(name)(report, context))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from reconciler.findings import Finding
@@ -61,6 +61,18 @@ class RevisionDiff:
     @property
     def changed(self) -> bool:
         return bool(self.changes)
+
+    def under(self, prefix: str) -> RevisionDiff:
+        """The same diff with every path prefixed (`config/`): paths relative to the Git checkout, as
+        in every report format."""
+        if not prefix:
+            return self
+        return replace(
+            self,
+            changes=[replace(c, path=prefix + c.path) if c.path else c for c in self.changes],
+            introduced=[replace(f, path=prefix + f.path) for f in self.introduced],
+            fixed=[replace(f, path=prefix + f.path) for f in self.fixed],
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
