@@ -515,6 +515,7 @@ def test_one_changed_entry_among_many_rewrites_one_version(pg_url: str, pg_conn:
             "name": "io.github.acme/s007",
             "version": "1.0.0",
             "fields": ["description"],
+            "values": [{"field": "description", "before": "s007 does useful things", "after": "new words"}],
             "path": "entries/s007-1.0.0.yaml",
         }
     ]

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.diff.fields import field_changes
+from reconciler.targets.cluster.diff import FieldChange
 from reconciler.targets.postgres.desired import DesiredState, EntrySpec, VersionSpec
 
 Action = Literal["create", "update", "delete", "keep"]
@@ -30,6 +32,13 @@ class Change:
     spec: VersionSpec | None = field(default=None, repr=False)
     row_id: uuid.UUID | None = field(default=None, repr=False)
 
+    def value_changes(self) -> list[FieldChange]:
+        """A version update's changed fields, value by value (`packages[0].pkg_version: "1" -> "2"`),
+        credentials redacted as everywhere."""
+        if self.kind != "version" or not isinstance(self.before, dict) or not isinstance(self.after, dict):
+            return []
+        return field_changes(self.before, self.after)
+
     @property
     def key(self) -> str:
         return f"{self.name}@{self.version}" if self.version is not None else self.name
@@ -44,6 +53,8 @@ class Change:
             out["claims"] = {"before": self.before, "after": self.after}
         elif self.kind == "latest":
             out["latest"] = {"before": self.before, "after": self.after}
+        elif self.kind == "version" and isinstance(self.before, dict):
+            out["values"] = [c.to_json() for c in self.value_changes()]
         if self.path:
             out["path"] = self.path
         if self.note:
@@ -70,6 +81,8 @@ def render_change(change: Change) -> str:
             details.append("changed: " + ", ".join(others))
     elif change.kind == "latest":
         details.append(f"{change.before or 'none'} -> {change.after}")
+    elif change.value_changes():
+        details.append("changed: " + "; ".join(c.render() for c in change.value_changes()))
     elif change.fields:
         details.append("changed: " + ", ".join(change.fields))
     if change.path:

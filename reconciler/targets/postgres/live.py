@@ -233,6 +233,65 @@ def version_rows_of(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return {(n, v): (i, p) for n, v, i, p in rows}
 
 
+_PACKAGE_COLUMNS = (
+    "registry_type",
+    "pkg_registry_url",
+    "pkg_identifier",
+    "pkg_version",
+    "runtime_hint",
+    "runtime_arguments",
+    "package_arguments",
+    "sha256_hash",
+    "transport",
+    "transport_url",
+    "env_vars",
+    "transport_headers",
+)
+
+
+def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The stored values of the given versions, shaped as `VersionRows.field_groups()`, for a plan to
+    show what a changed field holds now (only the versions a plan updates are read)."""
+    if not ids:
+        return {}
+    out: dict[uuid.UUID, dict[str, Any]] = {i: {"packages": [], "remotes": [], "icons": []} for i in ids}
+    for vid, title, description, website, meta, url, rid, subfolder, kind in conn.execute(
+        "SELECT ev.id, ev.title, ev.description, s.website, s.server_meta, s.repository_url,"
+        " s.repository_id, s.repository_subfolder, s.repository_type"
+        " FROM entry_version ev LEFT JOIN mcp_server s ON s.version_id = ev.id WHERE ev.id = ANY(%s)",
+        [ids],
+    ):
+        out[vid].update(
+            title=title,
+            description=description,
+            website=website,
+            meta=meta,
+            repository=[url, rid, subfolder, kind],
+        )
+    columns = ", ".join(_PACKAGE_COLUMNS)
+    for row in conn.execute(
+        f"SELECT server_id, {columns} FROM mcp_server_package WHERE server_id = ANY(%s)"
+        " ORDER BY registry_type, pkg_identifier, transport",
+        [ids],
+    ):
+        out[row[0]]["packages"].append(dict(zip(_PACKAGE_COLUMNS, row[1:], strict=True)))
+    for sid, transport, url, headers in conn.execute(
+        "SELECT server_id, transport, transport_url, transport_headers FROM mcp_server_remote"
+        " WHERE server_id = ANY(%s) ORDER BY transport, transport_url",
+        [ids],
+    ):
+        out[sid]["remotes"].append(
+            {"transport": transport, "transport_url": url, "transport_headers": headers}
+        )
+    for sid, uri, mime, theme in conn.execute(
+        "SELECT server_id, source_uri, mime_type, theme::text FROM mcp_server_icon"
+        " WHERE server_id = ANY(%s) ORDER BY source_uri, mime_type, theme",
+        [ids],
+    ):
+        out[sid]["icons"].append({"source_uri": uri, "mime_type": mime, "theme": theme})
+    return out
+
+
 def field_digests(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
     """Recorded per-field digests of the given versions, to name what changed."""
     if not keys:

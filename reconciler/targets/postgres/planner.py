@@ -119,6 +119,21 @@ def _guard_source_deletes(conn: Any, changes: list[Change]) -> list[Change]:
     return changes
 
 
+# Child rows in the order of their keys, so stored and desired lists pair item by item when shown.
+_ROW_KEYS = {
+    "packages": ("registry_type", "pkg_identifier", "transport"),
+    "remotes": ("transport", "transport_url"),
+    "icons": ("source_uri", "mime_type", "theme"),
+}
+
+
+def _in_key_order(name: str, value: Any) -> Any:
+    keys = _ROW_KEYS.get(name)
+    if keys is None or not isinstance(value, list):
+        return value
+    return sorted(value, key=lambda row: tuple(str(row.get(k)) for k in keys))
+
+
 def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOptions) -> Diff:
     check_live(desired, live)
     changes: list[Change] = []
@@ -221,6 +236,14 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             if not change.fields:
                 change.action = "keep"
                 bookkeeping.refresh.append(change.spec)
+    # What the changed fields hold now and will hold: the values a reviewer needs, not only the names.
+    updated = [c for c in version_changes if c.action == "update" and c.spec is not None and c.row_id]
+    stored = live_state.field_values(conn, [c.row_id for c in updated if c.row_id is not None])
+    for change in updated:
+        assert change.spec is not None and change.row_id is not None
+        groups, now = change.spec.rows.field_groups(), stored.get(change.row_id, {})
+        change.before = {name: _in_key_order(name, now.get(name)) for name in change.fields}
+        change.after = {name: _in_key_order(name, groups[name]) for name in change.fields}
     changes += [c for c in version_changes if not (c.action == "keep" and c.note is None)]
 
     # Entries that lose their last owned version.
