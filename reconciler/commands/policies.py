@@ -67,7 +67,7 @@ def test_policies(folder: str | None, repo: str | None, quiet: bool) -> None:
     from reconciler.commands.common import find_root
     from reconciler.policy.loader import load_policies
     from reconciler.policy.testcases import CaseFileError, load_case_files, run_case
-    from reconciler.report.plural import plural
+    from reconciler.report.summary import plural
     from reconciler.repository import load_settings
     from reconciler.source import open_source
 

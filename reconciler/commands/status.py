@@ -9,7 +9,7 @@ import click
 
 from reconciler.commands.common import EXIT_FINDINGS, EXIT_OK, fail
 from reconciler.commands.daemon_http import call, url_option
-from reconciler.report.plural import plural
+from reconciler.report.summary import plural
 
 # Findings listed in text before "... and N more"
 SHOWN_FINDINGS = 20

@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.diff.model import Change, RevisionDiff
 from reconciler.findings import Finding
 from reconciler.report.markdown import cell
-from reconciler.report.plural import plural
+from reconciler.report.summary import plural
 from reconciler.targets.cluster.diff import ABSENT, FieldChange
 
 FORMATS = ("text", "json", "markdown")

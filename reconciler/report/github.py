@@ -12,7 +12,7 @@ from __future__ import annotations
 from reconciler.findings import Finding, Report, Severity
 from reconciler.report import ReportContext
 from reconciler.report.locations import checkout_prefix
-from reconciler.report.plural import counts_line
+from reconciler.report.summary import counts_line
 
 COMMANDS: dict[Severity, str] = {
     Severity.ERROR: "error",

@@ -20,8 +20,8 @@ from urllib.parse import quote
 from reconciler.findings import Finding, Report
 from reconciler.report import ReportContext
 from reconciler.report.locations import checkout_prefix
-from reconciler.report.plural import coverage_note
-from reconciler.report.plural import plural as _plural
+from reconciler.report.summary import coverage_note
+from reconciler.report.summary import plural as _plural
 
 # GitHub's limit is 1024 KiB; keep a margin for the truncation note and anything else the step appends.
 MAX_BYTES = 1000 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 from reconciler.findings import Report
 from reconciler.report import ReportContext
 from reconciler.report.locations import checkout_prefix
-from reconciler.report.plural import counts_line
+from reconciler.report.summary import counts_line
 
 
 def render(report: Report, context: ReportContext) -> str:

@@ -1,4 +1,5 @@
-"""Counted nouns as people write them: "1 error", "2 errors"."""
+"""Summary lines every format shares: counted nouns ("1 error", "2 errors"), the counts line, what
+rule selection did, and which rules could not be judged."""
 
 from __future__ import annotations
 
