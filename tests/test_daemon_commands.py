@@ -61,7 +61,11 @@ def test_status_and_reconcile_against_a_running_daemon(daemon: str, tmp_path: Pa
     assert "target registry: ok" in out
     assert "findings at" in out and "0 errors" in out
     code, out, _ = run("status", "--url", daemon, "-o", "json")
-    assert json.loads(out)["lastAppliedRevision"] == applied
+    status = json.loads(out)
+    assert status["lastAppliedRevision"] == applied
+    # claims coverage not judged is said in the summary, not as a finding, in the daemon's status too
+    assert [f for f in status["findings"]["findings"] if f["rule"] == "coverage-not-judged"] == []
+    assert status["findings"]["summary"]["notJudged"] == ["claims-change-not-covered", "claims-not-covered"]
 
     before = _cycles(port)
     secret_file = tmp_path / "secret"

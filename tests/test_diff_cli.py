@@ -195,6 +195,11 @@ def test_markdown_stays_under_the_comment_limit_on_a_5000_entry_change(tmp_path:
     assert cut is not None
     assert int(cut.group(2)) == 10000 + len(result.introduced) + len(result.fixed)
     assert 0 < int(cut.group(1)) < 10000
+    # grouped by target, each long change collapsed
+    assert (
+        "### Registry (10000 changes)" in text
+        and "<details><summary>+ version io.github.acme/tool-0000@1.0.0 (5 fields)" in text
+    )
 
 
 def test_quiet_prints_nothing_and_keeps_the_exit_code(history: dict[str, Any]) -> None:

@@ -22,8 +22,10 @@ COMMENT_MARKER = "<!-- mcp-gitops-diff -->"
 # GitHub refuses a comment body over 65,536 characters; leave room for the marker and the note.
 COMMENT_LIMIT = 65_536
 _NOTE_RESERVE = 600
-# A change with more fields than this shows its table collapsed.
+# A change with more fields than this shows its table collapsed, and so does every change of a target
+# with more changes than _OPEN_CHANGES: a long comment stays a list to scan.
 _OPEN_FIELDS = 5
+_OPEN_CHANGES = 20
 _SYMBOL = {"added": "+", "removed": "-", "changed": "~"}
 _TARGETS = (("registry", "Registry"), ("cluster", "Cluster"))
 
@@ -98,7 +100,7 @@ def render_json(diff: RevisionDiff) -> str:
     return json.dumps(diff.to_json(), indent=2, sort_keys=False, default=str) + "\n"
 
 
-def _markdown_change(change: Change) -> str:
+def _markdown_change(change: Change, collapse: bool) -> str:
     where = f" — `{cell(change.path)}`" if change.path else ""
     head = f"{_SYMBOL[change.action]} **{cell(change.kind)}** `{cell(change.key)}`{where}"
     rows: list[str] = []
@@ -112,7 +114,7 @@ def _markdown_change(change: Change) -> str:
     if not rows:
         return f"- {head}"
     table = "| Field | Before | After |\n|---|---|---|\n" + "\n".join(rows)
-    if len(rows) > _OPEN_FIELDS:
+    if collapse or len(rows) > _OPEN_FIELDS:
         return (
             f"<details><summary>{_SYMBOL[change.action]} {cell(change.kind)} {cell(change.key)} "
             f"({plural(len(rows), 'field')})</summary>\n\n{table}\n\n</details>"
@@ -148,7 +150,8 @@ def render_markdown(diff: RevisionDiff, limit: int = COMMENT_LIMIT) -> str:
         group = [c for c in diff.changes if c.target == target]
         if group:
             heading = f"### {title} ({plural(len(group), 'change')})"
-            sections.append((heading, [_markdown_change(c) for c in group]))
+            collapse = len(group) > _OPEN_CHANGES
+            sections.append((heading, [_markdown_change(c, collapse) for c in group]))
     for title, findings in (("Findings introduced", diff.introduced), ("Findings fixed", diff.fixed)):
         if findings:
             head = "| Where | Severity | Rule | Message |\n|---|---|---|---|"
