@@ -77,6 +77,7 @@ class _Reuse:
 
     def __init__(self, other: Repository) -> None:
         self.settings = other.settings
+        self.source = other.source
         self.documents: dict[str, list[Document]] = {}
         for doc in (*other.entries, *other.manifests):
             self.documents.setdefault(doc.path, []).append(doc)
@@ -85,11 +86,21 @@ class _Reuse:
             if finding.path in self.documents:
                 self.findings.setdefault(finding.path, []).append(finding)
 
-    def take(self, path: str, raw: bytes) -> tuple[list[Document], list[Finding]] | None:
+    def take(self, path: str, source: Source, max_bytes: int) -> tuple[list[Document], list[Finding]] | None:
+        """The other revision's documents and findings of `path` when `source` has the same content
+        there: compared by blob id when both revisions have one (nothing read), else by digest."""
         docs = self.documents.get(path)
-        if not docs or docs[0].digest != hashlib.sha256(raw).hexdigest():
+        if not docs:
             return None
-        return docs, self.findings.get(path, [])
+        mine, theirs = source.blob_id(path), self.source.blob_id(path)
+        if mine is not None and theirs is not None:
+            same = mine == theirs
+        else:
+            try:
+                same = docs[0].digest == hashlib.sha256(source.read(path, max_bytes)).hexdigest()
+            except SourceProblem:
+                same = False
+        return (docs, self.findings.get(path, [])) if same else None
 
 
 class _Loader:
@@ -103,11 +114,7 @@ class _Loader:
         """Take `path`'s documents and findings from the other revision when its bytes are the same."""
         if self.reuse is None or self.reuse.settings != self.repo.settings:
             return False
-        try:
-            raw = self.source.read(path, self.max_bytes)
-        except SourceProblem:
-            return False
-        taken = self.reuse.take(path, raw)
+        taken = self.reuse.take(path, self.source, self.max_bytes)
         if taken is None:
             return False
         self.repo.files += 1
@@ -257,6 +264,12 @@ def load_settings(source: Source) -> Settings:
 def load_repository(source: Source, reuse: Repository | None = None) -> Repository:
     """Load a repository; `reuse` is another revision of it whose unchanged files are taken as they
     were loaded there."""
+    if reuse is not None:
+        # Read only what differs from the other revision (and what cannot be compared without reading).
+        other = reuse.source
+        source.prefetch(
+            p for p in source.walk(".") if (i := source.blob_id(p)) is None or i != other.blob_id(p)
+        )
     loader = _Loader(source, reuse)
     loader.load_settings()
     loader.load_config()

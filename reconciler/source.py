@@ -12,7 +12,7 @@ import posixpath
 import stat
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -48,6 +48,16 @@ class Source(ABC):
     @abstractmethod
     def read(self, path: str, max_bytes: int) -> bytes:
         """The bytes of one file; raises SourceProblem when it must not be read."""
+
+    def blob_id(self, path: str) -> str | None:
+        """An id that is equal exactly when the content is (a Git blob id), or None when the source
+        has none (a folder, a symbolic link): two revisions' files compare without being read."""
+        return None
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """A hint that only these files will be read (a revision loaded beside another that shares
+        the rest): a source that reads in batches reads just these."""
+        return None  # a source read file by file has nothing to prepare
 
 
 def _is_document(name: str) -> bool:
@@ -189,6 +199,9 @@ class GitSource(Source):
         if not self._blobs and self._prefix:
             raise SourceError(f"{path}: not present at revision {rev}")
         self._contents: dict[str, bytes] = {}
+        # Whether reading was narrowed to a known set of files (`prefetch`): then a file outside it is
+        # fetched alone instead of the whole tree.
+        self._narrowed = False
 
     def exists(self, path: str) -> bool:
         path = path.strip("/")
@@ -226,7 +239,9 @@ class GitSource(Source):
         _mode, oid, size = self._blobs[path]
         if size > max_bytes:
             raise SourceProblem("file-too-large", f"file is {size} bytes; the limit is {max_bytes}")
-        if oid not in self._contents:
+        if oid not in self._contents and self._narrowed:
+            self._fetch([oid])
+        elif oid not in self._contents:
             # First read: fetch every document of the tree that fits the limit, in one stream.
             batch = [
                 o
@@ -235,6 +250,14 @@ class GitSource(Source):
             ]
             self._fetch([*batch, oid])
         return self._contents[oid]
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        self._narrowed = True
+        self._fetch([self._blobs[p][1] for p in paths if p in self._blobs])
+
+    def blob_id(self, path: str) -> str | None:
+        blob = self._blobs.get(path.strip("/"))
+        return blob[1] if blob is not None and blob[0] != _SYMLINK_MODE else None
 
     def read(self, path: str, max_bytes: int) -> bytes:
         path = path.strip("/")

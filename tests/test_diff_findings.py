@@ -104,3 +104,18 @@ def test_waived_findings_stay_waived(repo: Path) -> None:
     (repo / "entries" / "c.json").unlink()
     head = _commit(repo)
     _same_as_full(repo, base, head)
+
+
+def test_the_base_reads_only_the_files_that_differ(repo: Path) -> None:
+    base = _commit(repo)
+    (repo / "entries" / "c.json").write_text(json.dumps(entry("io.github.acme/c", "1.0.1")))
+    head = _commit(repo)
+    validation = pipeline.validate(GitSource(repo, head))
+    base_source = GitSource(repo, base)
+    base_repo = load_repository(base_source, reuse=validation.repo)
+    # the changed entry, and the registry config (read, not reused: it is not an entry or manifest)
+    read = {base_source.blob_id("entries/c.json"), base_source.blob_id("registry.yaml")}
+    assert base_source._contents.keys() == read
+    full = load_repository(GitSource(repo, base))
+    assert [d.data for d in base_repo.entries] == [d.data for d in full.entries]
+    assert [d.data for d in base_repo.manifests] == [d.data for d in full.manifests]
