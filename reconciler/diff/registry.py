@@ -16,7 +16,9 @@ from reconciler.targets.postgres.desired import DesiredState, EntryItem, Version
 
 
 def desired_registry(repo: Repository) -> DesiredState:
-    """Raises DesiredStateError when the revision cannot be published (what `plan` would refuse)."""
+    """Raises DesiredStateError when the revision cannot be published (what `plan` would refuse).
+    The items are those `RegistryInput.from_repository` makes (path, data, file digest), built here
+    because that module loads the PostgreSQL client, which `diff` runs without."""
     items: list[EntryItem] = [
         (doc.path, doc.data, f"{doc.digest}#{doc.index}" if doc.digest else None) for doc in repo.entries
     ]
