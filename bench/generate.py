@@ -279,6 +279,16 @@ def build_manifests(count: int, seed: int = 1) -> list[tuple[str, dict[str, Any]
                 "groupRef": {"name": group},
                 "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
             }
+            if spec["transport"] == "streamable-http" and i % 3 == 0:
+                # Scaled with Redis sessions and rate limits: what the CRDs' CEL rules look at.
+                spec["replicas"] = 2
+                spec["sessionStorage"] = {
+                    "provider": "redis",
+                    "address": "redis.toolhive-system.svc.cluster.local:6379",
+                    "keyPrefix": f"mcp-sessions:{meta['name']}:",
+                }
+                spec["rateLimiting"] = {"shared": {"maxTokens": 100, "refillPeriod": "1m"}}
+                spec["podTemplateSpec"] = {"spec": {"terminationGracePeriodSeconds": 60}}
         doc = {"apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": kind, "metadata": meta, "spec": spec}
         out.append((f"manifests/{kind.lower()}-{i:04d}.yaml", doc))
     return out

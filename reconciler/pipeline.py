@@ -9,13 +9,14 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
+from reconciler.crds.sources import CrdOptions
 from reconciler.findings import Finding, Report
 from reconciler.policy.engine import Inputs, evaluate, unjudged
 from reconciler.policy.loader import PolicySet, load_policies
 from reconciler.policy.selection import select
 from reconciler.policy.token import verify_token
 from reconciler.policy.waivers import apply_waivers
-from reconciler.repository import Repository, load_repository
+from reconciler.repository import Repository, load_repository, transition_findings
 from reconciler.rules import RuleInfo, catalogue
 from reconciler.source import Source
 
@@ -36,6 +37,7 @@ def validate(
     token: str | None = None,
     key_file: str | None = None,
     policies: PolicySet | None = None,
+    crds: CrdOptions | None = None,
 ) -> Validation:
     """Validate a repository. Raises SourceError (unreadable repository), PolicyError (a policy that
     does not compile) and TokenError (a token that fails verification): all exit 2."""
@@ -45,7 +47,7 @@ def validate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _validate(source, base, token, key_file, policies)
+        return _validate(source, base, token, key_file, policies, crds)
     finally:
         if collecting:
             gc.enable()
@@ -57,13 +59,18 @@ def _validate(
     token: str | None,
     key_file: str | None,
     policies: PolicySet | None,
+    crds: CrdOptions | None,
 ) -> Validation:
-    repo = load_repository(source)
+    repo = load_repository(source, crds=crds)
     policy_set = policies if policies is not None else load_policies(source, repo.settings.policies)
     claims = None
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
-    base_repo = load_repository(base, reuse=repo) if base is not None else None
+    base_repo = None
+    if base is not None:
+        base_repo = load_repository(base, reuse=repo, crds=crds)
+        # The CRDs' transition rules compare each object with its version at the base (oldSelf).
+        repo.findings += transition_findings(repo, base_repo)
     report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
     return Validation(repo, report, catalogue(policy_set.rules()), base_repo, policy_set)
 

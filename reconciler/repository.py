@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from reconciler import schemas
+from reconciler.crds.catalog import Catalog
+from reconciler.crds.manifests import REPOSITORY_WIDE_RULES, ManifestChecker, transitions
+from reconciler.crds.refs import check_references
+from reconciler.crds.sources import CrdOptions, load_catalog
 from reconciler.documents import Document, format_field_path, parse
 from reconciler.findings import Finding, Severity
 from reconciler.schemas.legacy import is_legacy
@@ -36,6 +40,8 @@ class Repository:
     manifests: list[Document] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
+    # The CRDs the manifests were checked against; None when no CRD source was given.
+    catalog: Catalog | None = None
 
     @property
     def revision(self) -> str | None:
@@ -78,12 +84,14 @@ class _Reuse:
     def __init__(self, other: Repository) -> None:
         self.settings = other.settings
         self.source = other.source
+        self.catalog = other.catalog
         self.documents: dict[str, list[Document]] = {}
         for doc in (*other.entries, *other.manifests):
             self.documents.setdefault(doc.path, []).append(doc)
         self.findings: dict[str, list[Finding]] = {}
         for finding in other.findings:
-            if finding.path in self.documents:
+            # Findings about the repository as a whole are worked out again for each revision.
+            if finding.path in self.documents and finding.rule not in REPOSITORY_WIDE_RULES:
                 self.findings.setdefault(finding.path, []).append(finding)
 
     def take(self, path: str, source: Source, max_bytes: int) -> tuple[list[Document], list[Finding]] | None:
@@ -220,22 +228,34 @@ class _Loader:
                 else:
                     self.unknown(doc, "not a registry entry: expected a publish body {claims, server}")
 
-    def load_manifests(self) -> None:
-        for path in self.walk(self.repo.settings.manifests):
+    def load_manifests(self, crds: CrdOptions) -> None:
+        settings = self.repo.settings
+        if self.reuse is not None and self.reuse.settings == settings:
+            self.repo.catalog = self.reuse.catalog  # the same CRD sources: compiled once per run
+        else:
+            self.repo.catalog = load_catalog(
+                crds, settings.crds, settings.toolhive.operatorVersion, self.source
+            )
+        namespace = settings.namespace
+        checker = ManifestChecker(self.repo.catalog)
+        for path in self.walk(settings.manifests):
+            before = len(self.repo.manifests)
             if self.reused(path, self.repo.manifests):
+                for doc in self.repo.manifests[before:]:
+                    checker.register(doc)  # checked in the other revision; counted for this one
                 continue
             for doc in self.read(path):
                 data = doc.data
                 if not (isinstance(data, dict) and "apiVersion" in data and "kind" in data):
                     self.unknown(doc, "not a Kubernetes manifest: expected apiVersion and kind")
                     continue
-                kind = data["kind"]
-                group = str(data["apiVersion"]).partition("/")[0]
-                if group == schemas.TOOLHIVE_GROUP and kind in schemas.MANIFEST_KINDS:
-                    self.check(doc, kind)
-                else:
-                    doc.kind = OTHER_KUBERNETES
+                known = checker.check(doc)
+                doc.kind = known or OTHER_KUBERNETES
                 self.repo.manifests.append(doc)
+        self.repo.findings += checker.finish()
+        self.repo.findings += check_references(
+            self.repo.manifests, namespace, checker.toolhive_kinds, self.repo.catalog
+        )
 
     def load_root_files(self) -> None:
         """Legacy registry files are often left at the root; catch them there too."""
@@ -261,9 +281,12 @@ def load_settings(source: Source) -> Settings:
     return loader.repo.settings
 
 
-def load_repository(source: Source, reuse: Repository | None = None) -> Repository:
+def load_repository(
+    source: Source, reuse: Repository | None = None, crds: CrdOptions | None = None
+) -> Repository:
     """Load a repository; `reuse` is another revision of it whose unchanged files are taken as they
-    were loaded there."""
+    were loaded there; `crds` says where the CRDs come from (default: $MCP_GITOPS_CRDS, then the
+    settings)."""
     if reuse is not None:
         # Read only what differs from the other revision (and what cannot be compared without reading).
         other = reuse.source
@@ -274,6 +297,15 @@ def load_repository(source: Source, reuse: Repository | None = None) -> Reposito
     loader.load_settings()
     loader.load_config()
     loader.load_entries()
-    loader.load_manifests()
+    loader.load_manifests(crds if crds is not None else CrdOptions.from_environment())
     loader.load_root_files()
     return loader.repo
+
+
+def transition_findings(repo: Repository, base: Repository) -> list[Finding]:
+    """The CRDs' transition rules (`oldSelf`) of `repo`'s manifests, against their objects in `base`."""
+    namespace = repo.settings.namespace
+    old_objects = {manifest_key(d, namespace): d.data for d in base.manifests if d.valid}
+    return transitions(
+        repo.catalog, repo.manifests, lambda doc: old_objects.get(manifest_key(doc, namespace))
+    )

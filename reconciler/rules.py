@@ -96,6 +96,63 @@ STRUCTURAL_RULES: dict[str, RuleInfo] = {
             "A waiver excuses no finding.",
             "The finding it was written for is gone: delete the waiver, so it cannot hide a new one.",
         ),
+        _rule(
+            "crd-schema",
+            E,
+            "A manifest does not match its CRD's schema.",
+            "Checked as the API server checks it (types, enums, ranges, patterns, required fields), after "
+            "defaulting; unknown fields are errors, where the server would drop them silently.",
+        ),
+        _rule(
+            "crd-rule",
+            E,
+            "A manifest breaks one of its CRD's CEL rules (x-kubernetes-validations).",
+            "The message is the CRD's own; the API server refuses the object for the same reason.",
+        ),
+        _rule(
+            "crd-rule-unsupported",
+            W,
+            "A CRD rule uses a CEL function mcp-gitops does not implement.",
+            "The rule was not evaluated; the API server will evaluate it. See docs/crds.md.",
+        ),
+        _rule(
+            "crd-schema-unavailable",
+            W,
+            "ToolHive manifests were not checked against CRDs: no CRD source.",
+            "Pass --crds PATH|URL, set crds: in mcp-gitops.yaml, or use --crds-from-cluster (docs/crds.md).",
+        ),
+        _rule(
+            "deprecated-api-version",
+            W,
+            "A manifest uses an API version its CRD marks deprecated.",
+            "Move to the storage version (v1beta1 for ToolHive v0.44.0); the message is the CRD's warning.",
+        ),
+        _rule(
+            "unknown-kind",
+            E,
+            "A toolhive.stacklok.dev manifest names a kind no CRD defines.",
+            "Check the spelling (the close match is suggested) or the CRD version.",
+        ),
+        _rule(
+            "ref-unknown",
+            E,
+            "A reference the operator resolves (groupRef, oidcConfigRef, ...) names no object.",
+            "An error when the repository manages that kind in the namespace; a warning when the object may "
+            "be managed elsewhere (waive it then).",
+        ),
+        _rule(
+            "kind-not-applied",
+            INFO,
+            "A manifest's kind is validated but not sent by apply --target cluster.",
+            "apply sends the ToolHive kinds and Namespace; manage other kinds with other tooling.",
+        ),
+        _rule(
+            "service-name",
+            E,
+            "An object name gives a Service name that is not a DNS-1035 label of at most 63 characters.",
+            "The operator derives mcp-<name>-proxy, mcp-<name>-headless and vmcp-<name>; shorten the name "
+            "and avoid dots.",
+        ),
     )
 }
 

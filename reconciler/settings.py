@@ -125,6 +125,11 @@ class PruneSettings(_Settings):
     cluster: bool = False
 
 
+class ToolhiveSettings(_Settings):
+    # Fills `{version}` in CRD URLs: the operator release the platform runs.
+    operatorVersion: str = Field(default="v0.44.0", pattern=r"^v?[0-9A-Za-z.+-]+$")
+
+
 class Settings(_Settings):
     registryConfig: str = "registry.yaml"
     entries: list[str] = ["entries"]
@@ -137,5 +142,8 @@ class Settings(_Settings):
     waivers: list[Waiver] = []
     rules: RuleSelection = RuleSelection()
     maxFileBytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
+    # Where the operator's CRDs come from: files or folders in the repository, or URLs (see docs/crds.md).
+    crds: list[str] = []
+    toolhive: ToolhiveSettings = ToolhiveSettings()
     # Which document kinds are subject to validation beyond schema (for future narrowing).
     format: Literal["upstream"] = "upstream"

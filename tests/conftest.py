@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.harness.services",
     "tests.harness.postgres",
     "tests.harness.redis",
+    "tests.harness.upstream",  # before kube, which imports it
     "tests.harness.kube",
 ]
 

@@ -192,22 +192,35 @@ def test_failing_dry_run_applies_nothing(kube: KubeCluster, kube_namespace: str,
 
 
 def test_missing_crd_reported_by_kind_before_anything_is_applied(
-    kube: KubeCluster, kube_namespace: str, tmp_path: Path
+    kube: KubeCluster,
+    kube_namespace: str,
+    tmp_path: Path,
+    toolhive_crds: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A kind of a newer operator release: its CRD is given to validate, not installed in the cluster.
+    import yaml
+
+    future = yaml.safe_load((toolhive_crds / "toolhive.stacklok.dev_mcpgroups.yaml").read_text())
+    future["metadata"]["name"] = "mcpfutures.toolhive.stacklok.dev"
+    future["spec"]["names"].update(
+        kind="MCPFuture", plural="mcpfutures", singular="mcpfuture", listKind="MCPFutureList"
+    )
+    (tmp_path / "future.yaml").write_text(yaml.safe_dump(future))
+    monkeypatch.setenv("MCP_GITOPS_CRDS", f"{toolhive_crds}:{tmp_path / 'future.yaml'}")
     proxy = """\
 apiVersion: toolhive.stacklok.dev/v1beta1
-kind: MCPRemoteProxy
+kind: MCPFuture
 metadata:
   name: remote
-spec:
-  remoteURL: https://mcp.example.com
+spec: {}
 """
     repo = write_repo(tmp_path / "repo", {"a.yaml": server("fine"), "proxy.yaml": proxy}, kube_namespace)
     with pytest.raises(ClusterPlanError) as raised:
         plan_only(kube, repo)
-    assert list(raised.value.plan.missing_kinds) == ["toolhive.stacklok.dev/v1beta1 MCPRemoteProxy"]
+    assert list(raised.value.plan.missing_kinds) == ["toolhive.stacklok.dev/v1beta1 MCPFuture"]
     message = str(raised.value)
-    assert "does not serve toolhive.stacklok.dev/v1beta1 MCPRemoteProxy" in message
+    assert "does not serve toolhive.stacklok.dev/v1beta1 MCPFuture" in message
     assert "manifests/proxy.yaml:1" in message
     assert not mcpservers(kube).get(namespace=kube_namespace).items
 

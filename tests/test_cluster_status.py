@@ -44,6 +44,7 @@ def ready(replicas: int, *extra: dict) -> dict:
         "type": "Ready",
         "status": "True",
         "reason": "Ready",
+        "message": "ready",  # required by the operator's CRDs (metav1.Condition)
         "lastTransitionTime": "2026-11-23T10:00:00Z",
     }
     return {"phase": "Ready", "readyReplicas": replicas, "conditions": [condition, *extra]}

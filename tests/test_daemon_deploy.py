@@ -26,7 +26,7 @@ def _service_account_kubeconfig(kube: Any, namespace: str, directory: Path) -> P
     from kubernetes import client
 
     for doc in _documents(namespace):
-        if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding"):
+        if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"):
             resource = kube.dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
             resource.server_side_apply(body=doc, namespace=namespace, field_manager="mcp-gitops-tests")
     request = client.AuthenticationV1TokenRequest(

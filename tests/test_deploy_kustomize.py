@@ -31,6 +31,16 @@ EXPECTED_DAEMONS = {
 # the namespaces the overlays name, and what a test puts in their place
 NAMESPACES = ("toolhive-system", "team-b")
 TOOLHIVE_GROUP = "toolhive.stacklok.dev"
+# the resources of every ToolHive kind (operator v0.44.0): what `apply --target cluster` sends
+TOOLHIVE_RESOURCES = sorted(
+    [
+        "mcpservers", "virtualmcpservers", "mcpgroups", "mcpremoteproxies", "mcpserverentries",
+        "mcpoidcconfigs", "mcpexternalauthconfigs", "mcpauthzconfigs", "mcptoolconfigs",
+        "mcptelemetryconfigs", "mcpwebhookconfigs", "embeddingservers",
+        "virtualmcpcompositetooldefinitions", "mcpregistries",
+    ]
+)  # fmt: skip
+CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding")
 
 
 def render(overlay: str, namespaces: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -120,7 +130,7 @@ def test_overlay_wiring(overlay: str) -> None:
             for rule in role["rules"]:
                 assert rule["apiGroups"] in ([TOOLHIVE_GROUP], ["coordination.k8s.io"], [""]), rule
                 if TOOLHIVE_GROUP in rule["apiGroups"]:
-                    assert sorted(rule["resources"]) == ["mcpgroups", "mcpservers", "virtualmcpservers"]
+                    assert sorted(rule["resources"]) == TOOLHIVE_RESOURCES
 
         # the registry's database: TLS verified against the mounted CA, the password from a Secret
         env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
@@ -167,12 +177,13 @@ def test_overlay_passes_a_server_side_dry_run(overlay: str, kube: Any, kube_name
     names = {"toolhive-system": kube_namespace, "team-b": f"{kube_namespace}-b"}
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=names["team-b"])))
     docs = render(overlay, names)
-    assert {d["metadata"].get("namespace") for d in docs} <= set(names.values())
+    namespaced = [d for d in docs if d["kind"] not in CLUSTER_SCOPED]
+    assert {d["metadata"].get("namespace") for d in namespaced} <= set(names.values())
     for doc in docs:
         resource = kube.dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         resource.server_side_apply(
             body=doc,
-            namespace=doc["metadata"]["namespace"],
+            namespace=doc["metadata"].get("namespace"),
             field_manager="mcp-gitops-tests",
             dry_run="All",
         )

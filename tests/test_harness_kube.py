@@ -51,9 +51,9 @@ def test_create_crd_and_custom_resource(kube: KubeCluster, kube_namespace: str) 
     assert smokes.get(namespace=kube_namespace, name="s").spec.size == 3
 
 
-def test_project_crds_serve_both_versions_and_status(kube: KubeCluster, kube_namespace: str) -> None:
+def test_upstream_crds_serve_both_versions_and_status(kube: KubeCluster, kube_namespace: str) -> None:
     kinds = {doc["spec"]["names"]["kind"] for doc in crd_documents()}
-    assert kinds == {"MCPServer", "VirtualMCPServer", "MCPGroup"}
+    assert len(kinds) == 14 and {"MCPServer", "VirtualMCPServer", "MCPGroup", "MCPRemoteProxy"} <= kinds
     servers = kube.dynamic.resources.get(api_version="toolhive.stacklok.dev/v1beta1", kind="MCPServer")
     body = {
         "apiVersion": "toolhive.stacklok.dev/v1beta1",
@@ -71,7 +71,14 @@ def test_project_crds_serve_both_versions_and_status(kube: KubeCluster, kube_nam
     assert created["spec"]["sessionAffinity"] == "ClientIP"
     assert created["spec"]["sessionStorage"]["db"] == 0
 
-    status = {"phase": "Ready", "readyReplicas": 2, "conditions": [{"type": "Ready", "status": "True"}]}
+    ready = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "Ready",
+        "message": "ready",
+        "lastTransitionTime": "2026-11-23T10:00:00Z",
+    }
+    status = {"phase": "Ready", "readyReplicas": 2, "conditions": [ready]}
     servers.status.patch(
         namespace=kube_namespace,
         name="fetch",

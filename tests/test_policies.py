@@ -205,27 +205,22 @@ def test_drain_window(tmp_path: Path) -> None:
     assert "drain-window" not in rules(good)
 
 
-def test_group_ref_required_and_unknown(tmp_path: Path) -> None:
-    missing = write_repo(tmp_path / "missing", manifests={"v.json": vmcp(group=None)})
-    assert "group-ref-required" in rules(missing)
-    unknown = write_repo(tmp_path / "unknown", manifests={"v.yaml": [group("other"), vmcp(group="tools")]})
-    assert rules(unknown) == {"group-ref-unknown"}
-    other_ns = write_repo(
-        tmp_path / "ns", manifests={"v.yaml": [group("tools", "elsewhere"), vmcp(group="tools")]}
-    )
-    assert "group-ref-unknown" in rules(other_ns)
-    good = write_repo(tmp_path / "good", manifests={"v.yaml": [group(), vmcp()]})
-    assert rules(good) == set()
+def test_scaling_rules_cover_mcpremoteproxy(tmp_path: Path) -> None:
+    proxy = {
+        "apiVersion": "toolhive.stacklok.dev/v1beta1",
+        "kind": "MCPRemoteProxy",
+        "metadata": {"name": "remote", "namespace": "toolhive-system"},
+        "spec": {"remoteUrl": "https://mcp.example.com", "replicas": 3, "sessionAffinity": "None"},
+    }
+    root = write_repo(tmp_path, manifests={"p.json": proxy})
+    assert {"session-storage-missing", "session-affinity-none", "drain-window"} <= rules(root)
 
 
-def test_rate_limit_needs_redis(tmp_path: Path) -> None:
-    limits = {"global": {"requestsPerMinute": 100}}
-    bad = write_repo(tmp_path / "bad", manifests={"s.json": mcpserver(rateLimiting=limits)})
-    assert "rate-limit-needs-redis" in rules(bad)
-    good = write_repo(
-        tmp_path / "good", manifests={"s.json": mcpserver(rateLimiting=limits, sessionStorage=REDIS)}
-    )
-    assert "rate-limit-needs-redis" not in rules(good)
+def test_a_secret_with_data_is_refused(tmp_path: Path) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis"}, "stringData": {"p": "x"}}
+    assert "secret-in-repo" in rules(write_repo(tmp_path / "bad", manifests={"s.json": secret}))
+    empty = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis"}, "type": "Opaque"}
+    assert "secret-in-repo" not in rules(write_repo(tmp_path / "good", manifests={"s.json": empty}))
 
 
 # --- findings carry the right line -----------------------------------------------------------------

@@ -39,9 +39,9 @@ def test_sample_repo_is_clean(sample_repo: Path) -> None:
 def test_planted_faults_are_reported_at_their_lines(repo_copy: Path, tmp_path: Path) -> None:
     manifests, entries = repo_copy / "manifests", repo_copy / "entries" / "io.github.acme"
     expected: set[tuple[str, str, int]] = set()
-    # a misspelt key: schema error at the key, with the close match suggested
+    # a misspelt key: CRD schema error at the key, with the close match suggested
     line = replace_line(manifests / "weather.yaml", "  replicas: 2", "  replcas: 2")
-    expected.add(("schema", "manifests/weather.yaml", line))
+    expected.add(("crd-schema", "manifests/weather.yaml", line))
     # a version range
     line = replace_line(entries / "fetch-1.0.0.yaml", "version: 1.0.0", "version: ^1.0.0")
     expected.add(("schema", "entries/io.github.acme/fetch-1.0.0.yaml", line))

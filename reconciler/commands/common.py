@@ -108,3 +108,32 @@ def rev_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--rev", default=None, metavar="REV", help="Validate this Git revision instead of the working tree."
     )(func)
     return func
+
+
+def crd_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--crds` and `--crds-from-cluster`: where the operator's CRDs come from (docs/crds.md)."""
+    func = click.option(
+        "--crds-from-cluster",
+        is_flag=True,
+        help="Read the CRDs from the cluster (--kubeconfig/--context, $KUBECONFIG, the service account "
+        "or ~/.kube/config) when no --crds or crds: setting names them.",
+    )(func)
+    func = click.option(
+        "--crds",
+        multiple=True,
+        metavar="PATH|URL",
+        envvar="MCP_GITOPS_CRDS",
+        help="CRD file, folder, or HTTPS URL ({version} = toolhive.operatorVersion) to check manifests "
+        "against; repeatable. Env: MCP_GITOPS_CRDS (paths separated by ':'). Overrides crds: in the "
+        "settings.",
+    )(func)
+    return func
+
+
+def crd_choice(
+    crds: tuple[str, ...], from_cluster: bool, kubeconfig: str | None = None, context: str | None = None
+) -> Any:
+    """The CrdOptions of the command line."""
+    from reconciler.crds.sources import CrdOptions
+
+    return CrdOptions(locations=crds, from_cluster=from_cluster, kubeconfig=kubeconfig, context=context)

@@ -20,6 +20,8 @@ from reconciler.commands.common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
+    crd_choice,
+    crd_options,
     fail,
     repo_argument,
     rev_options,
@@ -123,7 +125,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return operator_options(database=True, redis=False)(func)
 
 
-def _validated_repo(repo: str, rev: str | None) -> Any:
+def _validated_repo(repo: str, rev: str | None, crds: Any) -> Any:
     from reconciler import pipeline
     from reconciler.findings import Severity
     from reconciler.report import ReportContext, renderer
@@ -131,7 +133,7 @@ def _validated_repo(repo: str, rev: str | None) -> Any:
 
     with tool_errors():
         source = open_source(repo, rev)
-        result = pipeline.validate(source)
+        result = pipeline.validate(source, crds=crds)
     if result.report.fails(Severity("error")):
         context = ReportContext(rules=result.rules, root="", revision=source.revision)
         click.echo(renderer("text")(result.report, context), nl=False, err=True)
@@ -146,9 +148,9 @@ def _options(**kwargs: Any) -> TargetOptions:
 
 
 def _plans(
-    repo_path: str, rev: str | None, target_name: str, options: TargetOptions
+    repo_path: str, rev: str | None, target_name: str, options: TargetOptions, crds: Any
 ) -> list[tuple[Any, TargetPlan]]:
-    repo = _validated_repo(repo_path, rev)
+    repo = _validated_repo(repo_path, rev, crds)
     # The parsed repository lives until exit: keep the collector from re-scanning it on every
     # allocation burst while planning (10,000 entries: tens of milliseconds per full collection).
     gc.freeze()
@@ -202,14 +204,24 @@ def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> 
 @repo_argument
 @rev_options
 @target_options
-def plan(repo: str, rev: str | None, target_name: str, fmt: str, **kwargs: Any) -> None:
+@crd_options
+def plan(
+    repo: str,
+    rev: str | None,
+    target_name: str,
+    fmt: str,
+    crds: tuple[str, ...],
+    crds_from_cluster: bool,
+    **kwargs: Any,
+) -> None:
     """Show what `apply` would change in each target, per entry and version (claims called out).
 
     Exit 0 no changes, 1 changes, 2 error.
     """
     install_trust(kwargs, repo)
     try:
-        plans = _plans(repo, rev, target_name, _options(**kwargs))
+        choice = crd_choice(crds, crds_from_cluster, kwargs.get("kubeconfig"), kwargs.get("context"))
+        plans = _plans(repo, rev, target_name, _options(**kwargs), choice)
     except TargetError as exc:
         _fail_with_details(fmt, exc)
     _emit(fmt, [p.to_json() for _, p in plans], [p.render_text() for _, p in plans], "plans")
@@ -232,6 +244,7 @@ def plan(repo: str, rev: str | None, target_name: str, fmt: str, **kwargs: Any) 
     "--stop-embedded", is_flag=True, help="Stop the embedded PostgreSQL (see --state-dir) and exit."
 )
 @click.option("--wait", is_flag=True, help="Wait for applied cluster objects to become Ready.")
+@crd_options
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds --wait waits for Ready."
 )
@@ -244,6 +257,8 @@ def apply(
     stop_embedded: bool,
     wait: bool,
     timeout: float,
+    crds: tuple[str, ...],
+    crds_from_cluster: bool,
     **kwargs: Any,
 ) -> None:
     """Bring each target in line with the repository: one transaction per target, under a lock.
@@ -261,7 +276,8 @@ def apply(
         click.echo(f"embedded PostgreSQL in {state_dir}: {'stopped' if stopped else 'not running'}")
         click.get_current_context().exit(EXIT_OK)
     try:
-        plans = _plans(repo, rev, target_name, options)
+        choice = crd_choice(crds, crds_from_cluster, options.kubeconfig, options.context)
+        plans = _plans(repo, rev, target_name, options, choice)
         results = [target.apply(p, options) for target, p in plans]
     except TargetError as exc:
         _fail_with_details(fmt, exc)

@@ -11,6 +11,8 @@ import click
 from reconciler.commands.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    crd_choice,
+    crd_options,
     fail,
     find_root,
     rev_options,
@@ -105,6 +107,7 @@ def _repository_and_files(paths: tuple[str, ...]) -> tuple[str, set[str] | None]
     help="The lowest severity that makes the exit code 1.",
 )
 @verbosity_options
+@crd_options
 def validate(
     paths: tuple[str, ...],
     rev: str | None,
@@ -116,6 +119,8 @@ def validate(
     fail_on: str,
     quiet: bool,
     verbose: bool,
+    crds: tuple[str, ...],
+    crds_from_cluster: bool,
 ) -> None:
     """Validate a configuration repository: the one holding the current folder, the folder given, or
     the one holding the FILES given (then only their findings are reported, but the whole repository
@@ -141,7 +146,11 @@ def validate(
         source = open_source(repo, rev)
         base_source = open_source(repo, base) if base else None
         result = pipeline.validate(
-            source, base=base_source, token=read_token(token) if token else None, key_file=key_file
+            source,
+            base=base_source,
+            token=read_token(token) if token else None,
+            key_file=key_file,
+            crds=crd_choice(crds, crds_from_cluster),
         )
     report = result.report
     if files is not None:

@@ -38,7 +38,7 @@ from reconciler.daemon.status import (
     CycleRecord,
     StatusBoard,
 )
-from reconciler.daemon.steps import Hook, SessionsStep, TargetStep
+from reconciler.daemon.steps import ClusterStep, Hook, SessionsStep, TargetStep
 from reconciler.findings import Severity
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,19 @@ class Cycle:
         record.revision, record.digest = checkout.revision, checkout.digest
         return checkout
 
+    def _crd_options(self) -> Any:
+        """With a cluster at hand, manifests are checked against the CRDs it serves (unless the
+        repository's settings name CRDs, which come first)."""
+        from reconciler.crds.sources import CrdOptions
+        from reconciler.targets.cluster.credentials import find_cluster
+
+        for step in self.targets:
+            if isinstance(step, ClusterStep):
+                kubeconfig, context = step.options.kubeconfig, step.options.context
+                if find_cluster(kubeconfig, context) is not None:
+                    return CrdOptions(from_cluster=True, kubeconfig=kubeconfig, context=context)
+        return CrdOptions()
+
     def _validate(self, record: CycleRecord, checkout: Checkout) -> Any:
         from reconciler import pipeline
 
@@ -234,7 +247,8 @@ class Cycle:
                 FAILED, "ArtifactFailed", f"checking out {checkout.short} failed: {exc}"
             ) from None
         try:
-            validation = self._timed(record, "validate", lambda: pipeline.validate(source))
+            crds = self._crd_options()
+            validation = self._timed(record, "validate", lambda: pipeline.validate(source, crds=crds))
         except Exception as exc:  # SourceError, PolicyError: the revision cannot be validated at all
             self._last_invalid_digest = checkout.digest
             self._last_full_pass = time.monotonic()

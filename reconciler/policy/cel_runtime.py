@@ -41,3 +41,4 @@ def _load_extension() -> ModuleType:
 _cel = _load_extension()
 Context: Any = _cel.Context
 compile: Any = _cel.compile
+OptionalValue: Any = _cel.OptionalValue

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-KINDS = ("RegistryEntry", "RegistryConfig", "MCPServer", "VirtualMCPServer", "MCPGroup")
+# MCPRemoteProxy shares MCPServer's scaling settings; Secret is matched only by `secret-in-repo`.
+PolicyKind = Literal[
+    "RegistryEntry",
+    "RegistryConfig",
+    "MCPServer",
+    "VirtualMCPServer",
+    "MCPGroup",
+    "MCPRemoteProxy",
+    "Secret",
+]
+KINDS: tuple[str, ...] = get_args(PolicyKind)
 
 
 class _PolicyModel(BaseModel):
@@ -43,9 +53,7 @@ class Validation(_PolicyModel):
 
 
 class Match(_PolicyModel):
-    kinds: list[Literal["RegistryEntry", "RegistryConfig", "MCPServer", "VirtualMCPServer", "MCPGroup"]] = (
-        Field(min_length=1)
-    )
+    kinds: list[PolicyKind] = Field(min_length=1)
 
 
 class Policy(_PolicyModel):

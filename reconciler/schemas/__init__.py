@@ -1,5 +1,6 @@
-"""Models that mirror external schemas: server.json and the publish body, the ToolHive Registry Server
-configuration, and the ToolHive operator's CRDs. Our own logic lives outside this package.
+"""Models that mirror external schemas: server.json and the publish body, and the ToolHive Registry
+Server configuration. Our own logic lives outside this package. (ToolHive manifests are checked against
+the operator's own CRDs: `reconciler.crds`.)
 
 `check(kind, data)` validates one parsed document against the model for its kind.
 """
@@ -13,27 +14,18 @@ from pydantic import BaseModel, ValidationError
 from reconciler.schemas.problems import SchemaProblem, problems_from
 from reconciler.schemas.publish import PublishEntry
 from reconciler.schemas.registry_config import RegistryConfig, cross_references
-from reconciler.schemas.toolhive import API_VERSIONS, TOOLHIVE_GROUP, MCPGroup, MCPServer, VirtualMCPServer
 
 __all__ = [
-    "API_VERSIONS",
     "KINDS",
-    "MANIFEST_KINDS",
-    "TOOLHIVE_GROUP",
     "SchemaProblem",
     "SchemaResult",
     "check",
 ]
 
-MANIFEST_KINDS = frozenset({"MCPServer", "VirtualMCPServer", "MCPGroup"})
-
 # document kind -> the model of its schema
 KINDS: dict[str, type[BaseModel]] = {
     "RegistryEntry": PublishEntry,
     "RegistryConfig": RegistryConfig,
-    "MCPServer": MCPServer,
-    "VirtualMCPServer": VirtualMCPServer,
-    "MCPGroup": MCPGroup,
 }
 
 

@@ -39,7 +39,6 @@ HttpUrl = Annotated[str, Field(pattern=HTTP_URL_PATTERN)]
 HttpsUrl = Annotated[str, Field(pattern=HTTPS_URL_PATTERN)]
 GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
-DnsSubdomain = Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
 
 
 def rule_error(kind: str, message: str) -> PydanticCustomError:

@@ -39,10 +39,6 @@ _PATTERN_HINTS: dict[str, str | Callable[[str], str]] = {
         "must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or "
         "digit, at most 63 characters"
     ),
-    base.DNS_SUBDOMAIN_PATTERN: (
-        "must be a DNS subdomain name: lowercase letters, digits, '-' and '.', each part starting and "
-        "ending with a letter or digit"
-    ),
 }
 
 _TYPE_MESSAGES = {

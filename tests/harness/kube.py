@@ -9,8 +9,10 @@ Where the cluster comes from:
   `kube-apiserver` as plain processes on free local ports in a temporary directory, with token auth. The
   binaries come from `KUBEBUILDER_ASSETS`, or from `scripts/envtest-assets` (which fills a user cache).
 
-One control plane per test session (startup takes a few seconds). The project CRDs in `deploy/crds/` are
-installed once (skip with `MCP_GITOPS_TEST_KUBE_SKIP_CRDS=1` on a cluster that has the operator's own).
+One control plane per test session (startup takes a few seconds). The ToolHive operator's own CRDs
+(`../shared/upstream/toolhive-v0.44.0/crds/`, see tests.harness.upstream) are installed once, made fit
+for the 1.20 server (`for_old_server`); skip with `MCP_GITOPS_TEST_KUBE_SKIP_CRDS=1` on a cluster that has
+the operator's own.
 There is no controller-manager: namespaces never finish deleting and nothing reconciles, so tests use a
 fresh namespace each (`kube_namespace`) and write status themselves through the status subresource.
 
@@ -38,9 +40,9 @@ from typing import Any
 import pytest
 
 from tests.harness.services import unavailable
+from tests.harness.upstream import TOOLHIVE_CRDS
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = ROOT / "deploy" / "crds"
 ASSETS_SCRIPT = ROOT / "scripts" / "envtest-assets"
 TEST_FIELD_MANAGER = "mcp-gitops-tests"
 TOKEN = "test-token"  # only valid on the private control plane, bound to 127.0.0.1
@@ -265,28 +267,70 @@ class ControlPlane:
 # --- CRDs ---------------------------------------------------------------------------------------------
 
 
-def crd_documents(directory: Path = CRD_DIR) -> list[dict[str, Any]]:
+def for_old_server(node: Any) -> Any:
+    """A CRD as kube-apiserver 1.20 accepts it: without CEL rules (`x-kubernetes-validations`, 1.25+) and
+    without `default: ""` on strings, which 1.20 refuses ("must be of type string: null")."""
+    if isinstance(node, dict):
+        return {
+            key: for_old_server(value)
+            for key, value in node.items()
+            if key != "x-kubernetes-validations"
+            and not (key == "default" and value == "" and node.get("type") == "string")
+        }
+    if isinstance(node, list):
+        return [for_old_server(item) for item in node]
+    return node
+
+
+def crd_documents(directory: Path = TOOLHIVE_CRDS) -> list[dict[str, Any]]:
+    """The upstream CRDs, as the test API server takes them."""
     import yaml
 
     documents: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
-        documents.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+        documents.extend(for_old_server(doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
+    if not documents:
+        raise RuntimeError(f"no CRDs in {directory}")
     return documents
+
+
+def _crd_request(cluster: KubeCluster, method: str, path: str, body: str | None = None) -> dict[str, Any]:
+    """One raw request: the upstream CRDs are large (VirtualMCPServer's is 470 KB), and the dynamic
+    client's object wrappers around them would grow the test process by hundreds of megabytes, which
+    tests that measure a child's peak RSS inherit (Linux keeps the high-water mark across vfork+exec)."""
+    import json
+
+    client = cluster.api_client
+    query = [("fieldManager", TEST_FIELD_MANAGER), ("force", "true")] if method == "PATCH" else []
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/apply-patch+yaml"
+    serialized = client.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query,
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = client.call_api(*serialized)
+    data: dict[str, Any] = json.loads(response.read())
+    return data
 
 
 def install_crds(cluster: KubeCluster, documents: list[dict[str, Any]], timeout: float = 30.0) -> None:
     """Server-side apply each CRD and wait until the API server serves it (condition Established)."""
-    crds = cluster.dynamic.resources.get(
-        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
-    )
+    import json
+
+    base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     for document in documents:
-        crds.server_side_apply(body=document, field_manager=TEST_FIELD_MANAGER, force_conflicts=True)
+        _crd_request(cluster, "PATCH", f"{base}/{document['metadata']['name']}", json.dumps(document))
     deadline = time.monotonic() + timeout
     for document in documents:
         name = document["metadata"]["name"]
         while True:
-            current = crds.get(name=name).to_dict()
-            conditions = current.get("status", {}).get("conditions") or []
+            status = _crd_request(cluster, "GET", f"{base}/{name}").get("status") or {}
+            conditions = status.get("conditions") or []
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 break
             if time.monotonic() > deadline:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from reconciler.crds.manifests import is_applied
 from reconciler.targets import TargetError
 from reconciler.targets.cluster import diff
 from reconciler.targets.cluster.api import KubeApi, Resource, Response
@@ -149,7 +150,8 @@ def make_plan(api: KubeApi, repo: Any, options: ClusterOptions) -> ClusterPlan:
         force_conflicts=options.force_conflicts,
         api=api,
     )
-    desired = build_desired(api, repo.manifests, settings.namespace, repo.revision)
+    applied = [d for d in repo.manifests if is_applied(d.data.get("apiVersion"), d.data.get("kind"))]
+    desired = build_desired(api, applied, settings.namespace, repo.revision)
     if desired.missing_kinds:
         # Reported before any request that could change the cluster; the rest is not dry-run.
         plan.missing_kinds = {

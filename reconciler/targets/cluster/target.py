@@ -1,5 +1,5 @@
-"""The `cluster` target: ToolHive manifests (MCPServer, VirtualMCPServer, MCPGroup and any other kind in
-the repository) server-side applied to a Kubernetes cluster.
+"""The `cluster` target: the repository's ToolHive manifests (every kind of the operator's CRDs) and
+Namespaces, server-side applied to a Kubernetes cluster (`reconciler.crds.manifests.is_applied`).
 
 `plan` resolves credentials, checks every kind is served, reads live state and dry-runs every object;
 `apply` applies the plan (refusing one with problems), prunes when asked, and reads status back.

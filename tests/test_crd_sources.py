@@ -1,0 +1,147 @@
+"""Where CRDs come from: URLs (against a local HTTP server that serves the upstream files and records the
+requests), the download cache, files in the repository (`crds:` in the settings), the command line, and
+the live cluster (against the test API server)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.crds.sources import CrdOptions, CrdSourceError, load_catalog
+from reconciler.source import FolderSource
+from tests.builders import write_repo
+from tests.harness.kube import KubeCluster
+
+V1 = "toolhive.stacklok.dev/v1beta1"
+
+
+class _Server:
+    def __init__(self, crds: Path) -> None:
+        self.crds = crds
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                if self.path == "/slow":
+                    time.sleep(2)
+                if self.path.startswith("/v0.44.0/"):
+                    body = b"---\n".join(p.read_bytes() for p in sorted(server.crds.glob("*.yaml")))
+                elif self.path == "/configmap.yaml":
+                    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+                else:
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def crd_server(toolhive_crds: Path) -> Iterator[_Server]:
+    server = _Server(toolhive_crds)
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def _load(location: str, timeout: float = 5.0, version: str = "v0.44.0") -> object:
+    return load_catalog(
+        CrdOptions(locations=(location,), timeout=timeout), [], version, FolderSource(Path("."))
+    )
+
+
+def test_a_url_template_is_downloaded_once_then_read_from_the_cache(crd_server: _Server) -> None:
+    catalog = _load(crd_server.url + "/{version}/crds.yaml")
+    assert catalog is not None and len(catalog.versions) == 14  # type: ignore[attr-defined]
+    assert crd_server.requests == ["/v0.44.0/crds.yaml"]
+    crd_server.httpd.shutdown()  # offline from now on
+    again = _load(crd_server.url + "/{version}/crds.yaml")
+    assert again is not None and len(again.versions) == 14  # type: ignore[attr-defined]
+    assert crd_server.requests == ["/v0.44.0/crds.yaml"]
+    with pytest.raises(CrdSourceError, match="download failed"):
+        _load(crd_server.url + "/{version}/crds.yaml", version="v9.9.9")  # another version: not cached
+
+
+def test_download_failures_are_clear_errors(crd_server: _Server) -> None:
+    cache = Path(os.environ["MCP_GITOPS_CACHE_DIR"]) / "crds"
+    cached_before = set(cache.iterdir()) if cache.exists() else set()
+    with pytest.raises(CrdSourceError, match=r"HTTP 404"):
+        _load(crd_server.url + "/missing.yaml")
+    with pytest.raises(CrdSourceError, match=r"download failed: .*timed out"):
+        _load(crd_server.url + "/slow", timeout=0.5)
+    with pytest.raises(CrdSourceError, match=r"line 1: not a CustomResourceDefinition"):
+        _load(crd_server.url + "/configmap.yaml")
+    with pytest.raises(CrdSourceError, match="HTTPS only"):
+        _load("http://example.com/crds.yaml")
+    # Nothing that failed was cached.
+    assert (set(cache.iterdir()) if cache.exists() else set()) == cached_before
+
+
+def test_settings_name_crds_in_the_repository_and_the_command_line_overrides_them(
+    tmp_path: Path, toolhive_crds: Path
+) -> None:
+    root = write_repo(
+        tmp_path / "repo",
+        manifests={"s.yaml": f"apiVersion: {V1}\nkind: MCPServer\nmetadata: {{name: a}}\nspec: {{}}\n"},
+    )
+    (root / "crds").mkdir()
+    (root / "crds" / "servers.yaml").write_bytes(
+        (toolhive_crds / "toolhive.stacklok.dev_mcpservers.yaml").read_bytes()
+    )
+    settings = root / "mcp-gitops.yaml"
+    settings.write_text("crds: [crds]\ntoolhive: {operatorVersion: v0.44.0}\n")
+    runner = CliRunner()
+    env = {"MCP_GITOPS_CRDS": ""}
+    result = runner.invoke(cli, ["validate", str(root), "--format", "json"], env=env)
+    assert '"crd-schema"' in result.output and "spec.image" in result.output  # image is required
+    result = runner.invoke(cli, ["validate", str(root), "--crds", str(tmp_path / "nowhere")], env=env)
+    assert result.exit_code == 2
+    assert "nowhere: no such file or folder" in result.output
+
+
+@pytest.mark.kube
+def test_crds_from_the_cluster(kube: KubeCluster, kube_namespace: str, tmp_path: Path) -> None:
+    groups = kube.dynamic.resources.get(api_version=V1, kind="MCPGroup")
+    group = {"apiVersion": V1, "kind": "MCPGroup", "metadata": {"name": "live", "namespace": kube_namespace}}
+    groups.server_side_apply(body=group, field_manager="mcp-gitops-tests")
+    text = (
+        f"apiVersion: {V1}\nkind: MCPServerz\nmetadata: {{name: a}}\nspec: {{}}\n---\n"
+        f"apiVersion: {V1}\nkind: MCPServer\nmetadata: {{name: b}}\n"
+        "spec: {image: x, groupRef: {name: live}, toolConfigRef: {name: gone}}\n"
+    )
+    root = write_repo(tmp_path / "repo", manifests={"s.yaml": text})
+    (root / "mcp-gitops.yaml").write_text(f"namespace: {kube_namespace}\n")
+    runner = CliRunner()
+    args = ["validate", str(root), "--crds-from-cluster", "--format", "json"]
+    result = runner.invoke(cli, args, env={"MCP_GITOPS_CRDS": "", "KUBECONFIG": str(kube.kubeconfig)})
+    findings = json.loads(result.output)["findings"]
+    assert [(f["rule"], f["line"]) for f in findings if f["path"] == "manifests/s.yaml"] == [
+        ("unknown-kind", 2),
+        ("ref-unknown", 9),
+    ]
+    unknown, missing = (f for f in findings if f["path"] == "manifests/s.yaml")
+    assert "the cluster" in unknown["message"] and "MCPServer?" in unknown["message"]
+    # groupRef `live` exists in the cluster: no finding; toolConfigRef `gone` exists nowhere: an error.
+    assert (
+        missing["severity"] == "error"
+        and "neither in this repository nor in the cluster" in missing["message"]
+    )
