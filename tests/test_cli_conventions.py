@@ -178,5 +178,5 @@ def test_line_numbers_right_after_a_flow_style_document_on_a_marker_line(tmp_pat
     )
     root = write_repo(tmp_path, manifests={"all.yaml": text})
     found = json.loads(run("validate", str(root), "-o", "json")[1])["findings"]
-    places = {(f["line"], f["column"]) for f in found if f["rule"] == "schema"}
+    places = {(f["line"], f["column"]) for f in found if f["rule"] == "crd-schema"}
     assert places == {(9, 3), (10, 86)}, found  # the misspelt keys, not 1:1
