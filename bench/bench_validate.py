@@ -77,7 +77,7 @@ def stages(repo: Path, crds: str) -> dict[str, float]:
 
     source = FolderSource(repo)
     t0 = time.perf_counter()
-    loaded = load_repository(source, CrdOptions(locations=(crds,) if crds else ()))
+    loaded = load_repository(source, crds=CrdOptions(locations=(crds,) if crds else ()))
     t1 = time.perf_counter()
     policies = load_policies(source, loaded.settings.policies)
     t2 = time.perf_counter()
