@@ -259,3 +259,26 @@ def test_transition_rules_see_the_base_revision(tmp_path: Path) -> None:
     result = validate(open_source(repo), base=open_source(repo, "HEAD"), crds=options)
     messages = [f.message for f in result.report.findings if f.rule == "crd-rule"]
     assert messages == ["spec.mode: mode is immutable"]
+
+
+def test_pull_request_mode_reports_repository_wide_findings_once(tmp_path: Path, toolhive_crds: Path) -> None:
+    """The base reuses the head's unchanged files with their findings; findings worked out over the
+    whole repository (references, Service names, no CRD source) are worked out again, not copied."""
+    server = manifest("MCPServer", "a", {"image": "x", "toolConfigRef": {"name": "elsewhere"}})
+    repo = tmp_path / "repo"
+    write_repo(repo, manifests={"a.yaml": yaml.safe_dump(server), "b.yaml": yaml.safe_dump(server | {})})
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    (repo / "manifests" / "b.yaml").write_text(yaml.safe_dump(manifest("MCPGroup", "g", {})))
+    options = CrdOptions(locations=(str(toolhive_crds),))
+    result = validate(open_source(repo), base=open_source(repo, "HEAD"), crds=options)
+    assert [(f.rule, f.path) for f in result.report.findings if f.rule == "ref-unknown"] == [
+        ("ref-unknown", "manifests/a.yaml")
+    ]
+    assert result.base is not None
+    assert [f.path for f in result.base.findings if f.rule == "ref-unknown"] == [
+        "manifests/a.yaml",
+        "manifests/b.yaml",
+    ]
