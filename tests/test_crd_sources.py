@@ -145,3 +145,30 @@ def test_crds_from_the_cluster(kube: KubeCluster, kube_namespace: str, tmp_path:
         missing["severity"] == "error"
         and "neither in this repository nor in the cluster" in missing["message"]
     )
+
+
+def test_a_crd_whose_schema_is_not_structural_is_refused_with_its_place(tmp_path: Path) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "properties": {"spec": {"properties": []}}}
+                    },
+                }
+            ],
+        },
+    }
+    path = tmp_path / "widget.json"
+    path.write_text(json.dumps(crd))
+    with pytest.raises(
+        CrdSourceError, match=r"openAPIV3Schema\.properties\.spec\.properties is not a mapping"
+    ):
+        _load(str(path))

@@ -34,6 +34,10 @@ _METADATA_FIELDS = frozenset(
 )  # fmt: skip
 
 
+class MalformedCrd(ValueError):
+    """A CRD whose schema is not structural; the source that gave it is unusable."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One way an object differs from what the API server accepts."""
@@ -277,6 +281,11 @@ class Catalog:
             if not version.get("served", True):
                 continue
             schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+            problem = malformed(schema)
+            if problem:
+                raise MalformedCrd(
+                    f"CRD {crd.get('metadata', {}).get('name', kind)} {version['name']}: {problem}"
+                )
             served[version["name"]] = ServedVersion(
                 group=group,
                 kind=kind,
@@ -301,6 +310,37 @@ class Catalog:
             lowered = {k.lower(): k for k in self.kinds(group)}
             matches = [lowered[kind.lower()]] if kind.lower() in lowered else []
         return matches[0] if matches else None
+
+
+def malformed(schema: object, where: str = "openAPIV3Schema") -> str | None:
+    """Where a schema is not the shape a structural schema has (a hand-edited CRD file), or None; the
+    checks would otherwise stumble over it mid-run."""
+    if not isinstance(schema, dict):
+        return f"{where} is not a mapping"
+    checks: list[tuple[str, type]] = [
+        ("properties", dict),
+        ("required", list),
+        ("enum", list),
+        ("x-kubernetes-validations", list),
+        ("x-kubernetes-list-map-keys", list),
+    ]
+    for key, kind in checks:
+        if key in schema and not isinstance(schema[key], kind):
+            return f"{where}.{key} is not a {'mapping' if kind is dict else 'list'}"
+    for index, rule in enumerate(schema.get("x-kubernetes-validations") or ()):
+        if not isinstance(rule, dict) or not isinstance(rule.get("rule"), str):
+            return f"{where}.x-kubernetes-validations[{index}] has no rule"
+    children = [(f"{where}.properties.{k}", v) for k, v in (schema.get("properties") or {}).items()]
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            children.append((f"{where}.{key}", schema[key]))
+        elif key in schema and not isinstance(schema[key], bool):
+            return f"{where}.{key} is not a schema"
+    for child_where, child in children:
+        problem = malformed(child, child_where)
+        if problem:
+            return problem
+    return None
 
 
 def build_catalog(origin: str, crds: Iterable[Mapping[str, Any]]) -> Catalog:

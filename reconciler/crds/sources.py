@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.crds.catalog import CRD_API_VERSION, CRD_KIND, Catalog, build_catalog
+from reconciler.crds.catalog import CRD_API_VERSION, CRD_KIND, Catalog, MalformedCrd, build_catalog
 from reconciler.documents import parse
 from reconciler.source import Source, SourceError, SourceProblem
 
@@ -232,7 +232,7 @@ def load_catalog(
         origin, locations, in_repo = "crds: in mcp-gitops.yaml", configured, True
     elif options.from_cluster:
         cluster = _Cluster(options)
-        catalog = build_catalog("the cluster", cluster.crds())
+        catalog = _build("the cluster", cluster.crds())
         catalog.live = cluster.exists
         return catalog
     else:
@@ -246,4 +246,11 @@ def load_catalog(
             crds += _from_repository(source, resolved)
         else:
             crds += _from_path(resolved)
-    return build_catalog(origin, crds)
+    return _build(origin, crds)
+
+
+def _build(origin: str, crds: list[Mapping[str, Any]]) -> Catalog:
+    try:
+        return build_catalog(origin, crds)
+    except MalformedCrd as exc:
+        raise CrdSourceError(f"{origin}: {exc}") from None
