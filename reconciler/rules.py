@@ -38,7 +38,20 @@ STRUCTURAL_RULES: dict[str, RuleInfo] = {
             "YAML and JSON parsers disagree on which "
             "value wins; remove the duplicate so the file means one thing.",
         ),
-        _rule("encoding", E, "A file is not valid UTF-8.", "Save the file as UTF-8."),
+        _rule(
+            "yaml-limit",
+            E,
+            "A YAML or JSON file exceeds a loading limit.",
+            "Aliases (uses and expanded size), nesting depth and integer size are bounded, and an "
+            "alias may not contain itself; see docs/loading.md.",
+        ),
+        _rule("encoding", E, "A file or file name is not valid UTF-8.", "Save the file as UTF-8; rename it."),
+        _rule(
+            "file-unreadable",
+            E,
+            "A file or folder cannot be read.",
+            "Its content is unknown, so nothing is applied from it; fix its permissions or type.",
+        ),
         _rule(
             "file-too-large",
             E,

@@ -64,6 +64,19 @@ def _is_document(name: str) -> bool:
     return name.endswith(DOCUMENT_SUFFIXES)
 
 
+def _bad_name(name: str) -> str | None:
+    """A printable stand-in for a file name that is not valid UTF-8 (None when it is valid): such a
+    name cannot be reported, compared or written to a report as it is."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
+
+
+_BAD_NAME = SourceProblem("encoding", "the file name is not valid UTF-8")
+
+
 class FolderSource(Source):
     """A folder on disk. Paths are handled as strings: on a large repository, `pathlib` and one
     `realpath` per file cost more than parsing the files."""
@@ -74,6 +87,9 @@ class FolderSource(Source):
         self.root = os.path.realpath(path)
         self.label = str(path)
         self._inside: dict[str, bool] = {}
+        # Paths `walk` listed but that cannot be read (an unlistable folder, a bad name): `read`
+        # raises these, so the loader reports each as a finding instead of skipping it silently.
+        self._problems: dict[str, SourceProblem] = {}
 
     def _contains(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
@@ -93,6 +109,8 @@ class FolderSource(Source):
         if os.path.isfile(start):
             yield folder
             return
+        if not os.path.lexists(start):  # a folder the settings name but the repository lacks
+            return
         prefix = len(self.root) + 1
         seen: set[str] = set()
         # os.walk does not descend into linked folders; we do, once, when they stay inside the root.
@@ -104,11 +122,23 @@ class FolderSource(Source):
                 continue
             seen.add(real)
             try:
-                entries = sorted(os.scandir(current), key=lambda e: e.name)
-            except OSError:
+                with os.scandir(current) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                relative = current[prefix:] if len(current) >= prefix else "."
+                self._problems[relative] = SourceProblem(
+                    "file-unreadable", f"cannot list the folder: {exc.strerror}"
+                )
+                yield relative
                 continue
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
+                stand_in = _bad_name(entry.name)
+                if stand_in is not None:
+                    if _is_document(stand_in) or entry.is_dir():
+                        relative = os.path.join(current, stand_in)[prefix:]
+                        self._problems[relative] = _BAD_NAME
+                        yield relative
+                elif entry.is_dir(follow_symlinks=False):
                     if recursive:
                         stack.append(entry.path)
                 elif entry.is_symlink():
@@ -122,6 +152,9 @@ class FolderSource(Source):
                     yield entry.path[prefix:]
 
     def read(self, path: str, max_bytes: int) -> bytes:
+        problem = self._problems.get(path)
+        if problem is not None:
+            raise problem
         full = os.path.join(self.root, path)
         if not self._folder_inside(os.path.dirname(full)):
             raise SourceProblem("unsafe-path", "the file's folder is a symbolic link out of the repository")
@@ -137,13 +170,20 @@ class FolderSource(Source):
                 info = os.stat(target)
                 full = target
         except OSError as exc:
-            raise SourceProblem("unsafe-path", f"cannot read: {exc.strerror}") from exc
+            raise SourceProblem("file-unreadable", f"cannot read: {exc.strerror}") from exc
         if not stat.S_ISREG(info.st_mode):
-            raise SourceProblem("unsafe-path", "not a regular file")
+            # Never opened: a FIFO would block the run, a device could be endless.
+            raise SourceProblem("file-unreadable", "not a regular file")
         if info.st_size > max_bytes:
             raise SourceProblem("file-too-large", f"file is {info.st_size} bytes; the limit is {max_bytes}")
-        with open(full, "rb") as handle:
-            return handle.read()
+        try:
+            with open(full, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise SourceProblem("file-unreadable", f"cannot read: {exc.strerror}") from exc
+        if len(data) > max_bytes:  # it grew after the size check
+            raise SourceProblem("file-too-large", f"file is over the limit of {max_bytes} bytes")
+        return data
 
 
 _SYMLINK_MODE = "120000"
@@ -181,6 +221,7 @@ class GitSource(Source):
         self.label = f"{path}@{rev}"
         # path (relative to the configuration repository) -> (mode, object id, size)
         self._blobs: dict[str, tuple[str, str, int]] = {}
+        self._bad_names: set[str] = set()
         self._folders: set[str] = {""}
         listing = _git(
             top, "ls-tree", "-r", "-z", "-l", "--full-tree", self.revision, "--", self._prefix or "."
@@ -193,6 +234,10 @@ class GitSource(Source):
             if kind != "blob" or not name.startswith(self._prefix):
                 continue
             relative = name[len(self._prefix) :]
+            stand_in = _bad_name(relative)
+            if stand_in is not None:
+                self._bad_names.add(stand_in)
+                relative = stand_in
             self._blobs[relative] = (mode, oid, int(size) if size.isdigit() else 0)
             parts = relative.split("/")[:-1]
             self._folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
@@ -218,7 +263,7 @@ class GitSource(Source):
                 continue
             if not recursive and "/" in path[len(start) :]:
                 continue
-            if _is_document(path) or self._blobs[path][0] == _SYMLINK_MODE:
+            if _is_document(path) or self._blobs[path][0] == _SYMLINK_MODE or path in self._bad_names:
                 yield path
 
     def _fetch(self, oids: list[str]) -> None:
@@ -261,6 +306,8 @@ class GitSource(Source):
 
     def read(self, path: str, max_bytes: int) -> bytes:
         path = path.strip("/")
+        if path in self._bad_names:
+            raise _BAD_NAME
         if path not in self._blobs:
             raise SourceProblem("unsafe-path", "not a file at this revision")
         if self._blobs[path][0] == _SYMLINK_MODE:

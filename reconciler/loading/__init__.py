@@ -1,0 +1,144 @@
+"""The one loading path for every file read from a repository (entries, manifests, the registry config,
+the settings file, policies; working tree or Git revision): bytes -> plain trees, or an error finding
+at a line. See docs/loading.md for the parsers chosen and why.
+
+- Text: UTF-8 only; control characters (NUL included) are refused before any parser runs, so no
+  parser can stop early at one and silently drop the rest of a file.
+- YAML: a fast path (`yaml_rs`) for files that use no anchor, alias, tag, directive, complex key or
+  digit separator; everything else, and anything the fast path refuses or gets wrong, goes through
+  the safe path (`safe_yaml`: libyaml + the YAML 1.2 core schema + limits), which gives the reason
+  and its line.
+- JSON: the standard library's parser; nesting, integers and duplicate keys are checked likewise.
+- Every result passes `limits.tree_problem`: plain trees, bounded, nothing shared.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import cast
+
+import yaml_rs
+
+from reconciler.loading.limits import PlainValue, tree_problem
+from reconciler.loading.safe_yaml import LoadError, load_yaml
+
+__all__ = ["LoadError", "LoadedDocument", "PlainValue", "load_text"]
+
+
+@dataclass
+class LoadedDocument:
+    data: PlainValue
+    line: int  # 1-based line where the document starts in the file
+    text: str  # the text the positional parser re-reads to locate fields
+    text_line: int  # 1-based line in the file where `text` starts
+    stream_index: int  # which document of `text` this is, empty documents included
+
+
+# YAML's printable set (c-printable), which JSON text also keeps to outside escapes.
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ASCII_PRINTABLE = bytes([9, 10, 13, *range(0x20, 0x7F)])
+# Bytes that can start YAML syntax the fast path handles unsafely or differently from the core schema:
+# anchors, aliases, tags, directives, complex keys (`?`), merge keys (`<<`), flow markers
+# adjacent to values (`:`), digit separators (`1_000` is a string in YAML 1.2).
+_FAST_PATH_UNSAFE = b"&*!%?<_"
+_OTHER_BYTES = bytes(b for b in range(256) if b not in _FAST_PATH_UNSAFE)
+_DIGIT_SEPARATOR = re.compile(r"[0-9]_[0-9]")
+# A YAML document marker line: never content (YAML forbids it inside scalars at column 0).
+_MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t]+(.*))?$", re.MULTILINE)
+
+
+def control_character(text: str, raw: bytes) -> LoadError | None:
+    """The first character no YAML or JSON file may hold, as a finding at its place."""
+    if raw.isascii() and not raw.translate(None, _ASCII_PRINTABLE):
+        return None
+    found = _NOT_PRINTABLE.search(text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    message = f"control character U+{ord(found.group()):04X} is not allowed"
+    return LoadError("yaml-syntax", line, column, message)
+
+
+def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
+    """The documents of one decoded file (`raw` is its bytes); raises LoadError."""
+    refused = control_character(text, raw)
+    if refused is not None:
+        raise refused
+    documents = _load_json(text) if path.endswith(".json") else _load_yaml_fast(text, raw)
+    if documents is not None and all(tree_problem(d.data) is None for d in documents):
+        return documents
+    # The safe path: it reads JSON as the YAML it also is, and raises at the place of the problem.
+    documents = [
+        LoadedDocument(d.data, d.line, text, 1, d.stream_index) for d in load_yaml(text) if d.data is not None
+    ]
+    for document in documents:
+        problem = tree_problem(document.data)
+        if problem is not None:  # the safe path checks as it builds; this keeps the guarantee in one place
+            raise LoadError("yaml-limit", document.line, 1, problem)
+    if path.endswith(".json") and len(documents) != 1:
+        raise LoadError("yaml-syntax", 1, 1, "a JSON file holds exactly one document")
+    return documents
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, PlainValue]]) -> dict[str, PlainValue]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey
+    return out
+
+
+def _load_json(text: str) -> list[LoadedDocument] | None:
+    """The document through the standard library's parser, or None when the safe path must say why
+    it cannot be loaded (a duplicate key, nesting or an integer beyond the limits)."""
+    try:
+        data: PlainValue = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise LoadError("yaml-syntax", exc.lineno, exc.colno, f"invalid JSON: {exc.msg}") from None
+    except (_DuplicateKey, RecursionError, ValueError):
+        return None
+    return [LoadedDocument(data, 1, text, 1, 0)]
+
+
+def _chunks(text: str) -> list[tuple[int, str]] | None:
+    """Split a YAML stream at document markers: (first line, text) per document. None when the file
+    needs the full parser (content on a marker line)."""
+    chunks: list[tuple[int, str]] = []
+    start_line, start = 1, 0
+    for marker in _MARKER.finditer(text):
+        if marker.group(1) and not marker.group(1).lstrip().startswith("#"):
+            return None
+        chunks.append((start_line, text[start : marker.start()]))
+        start = marker.end() + 1
+        start_line = text.count("\n", 0, start) + 1
+    chunks.append((start_line, text[start:]))
+    return chunks
+
+
+def _load_yaml_fast(text: str, raw: bytes) -> list[LoadedDocument] | None:
+    """The documents through `yaml_rs`, or None when the file must take the safe path."""
+    if raw.translate(None, _OTHER_BYTES) and (
+        raw.translate(None, b"_" + _OTHER_BYTES) or _DIGIT_SEPARATOR.search(text)
+    ):
+        return None
+    chunks = _chunks(text)
+    if chunks is None:
+        return None
+    documents: list[LoadedDocument] = []
+    for first_line, chunk in chunks:
+        try:
+            data: object = yaml_rs.loads(chunk, parse_datetime=False)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # a refusal, or a Rust panic: the safe path reports it, with its place
+            return None
+        if data is not None:  # None: an empty document (a trailing `---`, a comment-only file)
+            # Unchecked yet: load_text checks every document before it is used.
+            documents.append(LoadedDocument(cast(PlainValue, data), first_line, chunk, first_line, 0))
+    return documents

@@ -1,0 +1,64 @@
+"""What loaded data may be: a plain tree (JSON-like), within bounds. Every parser's output passes
+`tree_problem` before it becomes a Document, so no later stage (schemas, CEL, policies, targets) ever
+sees a cycle, a shared node, a set, a date or an integer CEL cannot hold."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+PlainValue: TypeAlias = "dict[str, PlainValue] | list[PlainValue] | str | int | float | bool | None"
+
+#: Deepest nesting of mappings and sequences (a Kubernetes pod template nests about 12 deep).
+MAX_DEPTH = 100
+#: Alias uses in one file (each `*name`).
+MAX_ALIASES = 1_000
+#: Nodes that alias expansion may add to one file (a "billion laughs" file stops here).
+MAX_ALIAS_NODES = 100_000
+#: Nodes in one document, aliases expanded (a 1 MB file of `[0,0,...]` holds 500,000).
+MAX_NODES = 1_000_000
+#: CEL's int is 64-bit: larger integers cannot be evaluated by a policy.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+#: Digits beyond which an integer is refused before conversion (int64 has at most 19).
+MAX_INT_DIGITS = 20
+
+
+def int_problem(value: int) -> str | None:
+    if INT_MIN <= value <= INT_MAX:
+        return None
+    return "integer out of the 64-bit range policies can evaluate"
+
+
+def tree_problem(data: object) -> str | None:
+    """Why `data` is not a plain tree within the limits, or None. Iterative: a hostile depth cannot
+    exhaust the stack here."""
+    seen: set[int] = set()
+    stack: list[tuple[object, int]] = [(data, 0)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        kind = type(value)
+        if kind is str or kind is bool or kind is float or value is None:
+            continue
+        if kind is int:
+            problem = int_problem(value)  # type: ignore[arg-type]
+            if problem:
+                return problem
+            continue
+        if kind is not dict and kind is not list:
+            return f"a value of type {kind.__name__} is not plain data"
+        if depth >= MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if id(value) in seen:
+            return "a mapping or sequence appears twice (a shared or recursive node)"
+        seen.add(id(value))
+        if nodes > MAX_NODES:
+            return f"more than {MAX_NODES} nodes"
+        if kind is dict:
+            for key, item in value.items():  # type: ignore[attr-defined]
+                if type(key) is not str:
+                    return "a mapping key is not a string"
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)  # type: ignore[attr-defined]
+    return None
