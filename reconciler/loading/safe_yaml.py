@@ -160,11 +160,8 @@ class _Builder:
         if alias:
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                raise _error(
-                    "yaml-limit",
-                    node,
-                    f"more than {MAX_ALIASES} alias uses in one file (counting those inside expanded aliases)",
-                )
+                message = f"more than {MAX_ALIASES} alias uses in one file, counting nested expansions"
+                raise _error("yaml-limit", node, message)
             self.expanding += 1
         try:
             return self._value(node, depth)
