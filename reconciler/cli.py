@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 from typing import Any, NoReturn
 
 import click
@@ -53,10 +54,36 @@ class LazyGroup(click.Group):
             ctx.exit(2)
 
 
+DEBUG_ENV = "MCP_GITOPS_DEBUG"
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mcp-gitops")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Print the traceback of an unexpected error (env: {DEBUG_ENV}=1).",
+)
+def cli(debug: bool) -> None:
     """Validate and reconcile a Git repository of MCP infrastructure run with ToolHive."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+def unexpected(exc: BaseException) -> int:
+    """A bug, not a finding: one line on stderr and exit 2; the traceback only when asked for."""
+    from reconciler.commands.common import EXIT_ERROR, scrub
+
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    print(
+        f"mcp-gitops: error: unexpected internal error ({scrub(message)}); "
+        f"rerun with --debug or {DEBUG_ENV}=1 for the traceback",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -66,6 +93,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code: Any = 0
     except SystemExit as exit:
         code = exit.code
+    except Exception as exc:  # the last line of defence: never a traceback, never exit 1 (findings)
+        code = unexpected(exc)
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1

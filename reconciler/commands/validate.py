@@ -158,11 +158,21 @@ def validate(
             [f for f in report.findings if f.path in files], files=len(files), unjudged=report.unjudged
         )
     context = ReportContext(rules=result.rules, root=checkout_root(repo), revision=source.revision)
+    # Each report file is written on its own: one that fails (a full disk, a renderer's bug) does not
+    # keep the others from being written; the first failure is raised once all were tried.
+    failures: list[Exception] = []
     for name, path in targets:
         try:
             Path(path).write_text(renderer(name)(report, context))
         except OSError as exc:
-            fail(f"cannot write {path}: {exc.strerror}")
+            failures.append(OSError(f"cannot write {path}: {exc.strerror}"))
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        first = failures[0]
+        if isinstance(first, OSError):
+            fail(str(first))
+        raise first
     if verbose:
         where = f"{repo} at {source.revision}" if source.revision else repo
         click.echo(f"validated {where} in {time.perf_counter() - started:.2f} s", err=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 from yaml._yaml import CParser
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.loading.limits import (
@@ -141,9 +142,11 @@ class _Builder:
     def __init__(self) -> None:
         self.built: set[int] = set()  # nodes built at least once: a second visit is an alias
         self.open: set[int] = set()  # nodes being built: meeting one again is a recursive alias
-        self.aliases = 0
-        self.alias_nodes = 0
-        self.expanding = 0  # >0 while building the target of an alias
+        self.aliases = 0  # alias uses written in the file
+        self.alias_nodes = 0  # nodes that expanding them added
+        # While an alias is expanded, the place of the alias use that started it: limits broken
+        # inside the expansion are reported there, where the file says to expand.
+        self.site: Mark | None = None
         self.nodes = 0
 
     def start_document(self) -> None:
@@ -152,34 +155,38 @@ class _Builder:
         self.open.clear()
         self.nodes = 0
 
-    def build(self, node: Node, depth: int = 0) -> PlainValue:
+    def _limit(self, where: Mark, message: str) -> LoadError:
+        mark = self.site or where
+        return LoadError("yaml-limit", mark.line + 1, mark.column + 1, message)
+
+    def build(self, node: Node, where: Mark, depth: int = 0) -> PlainValue:
+        """`where` is the place that refers to `node`: the key of a mapping value, else the node."""
         key = id(node)
         if key in self.open:
-            raise _error("yaml-limit", node, "recursive alias: an anchored node contains itself")
-        alias = key in self.built
-        if alias:
+            raise self._limit(where, "recursive alias: an anchored node contains itself")
+        outermost = key in self.built and self.site is None
+        if outermost:
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                message = f"more than {MAX_ALIASES} alias uses in one file, counting nested expansions"
-                raise _error("yaml-limit", node, message)
-            self.expanding += 1
+                raise self._limit(where, f"more than {MAX_ALIASES} alias uses in one file")
+            self.site = where
         try:
-            return self._value(node, depth)
+            return self._value(node, where, depth)
         finally:
-            if alias:
-                self.expanding -= 1
+            if outermost:
+                self.site = None
             self.built.add(key)
 
     def _count(self, node: Node) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _error("yaml-limit", node, f"more than {MAX_NODES} nodes in one document")
-        if self.expanding:
+            raise self._limit(node.start_mark, f"more than {MAX_NODES} nodes in one document")
+        if self.site is not None:
             self.alias_nodes += 1
             if self.alias_nodes > MAX_ALIAS_NODES:
-                raise _error("yaml-limit", node, f"alias expansion exceeds {MAX_ALIAS_NODES} nodes")
+                raise self._limit(node.start_mark, f"alias expansion exceeds {MAX_ALIAS_NODES} nodes")
 
-    def _value(self, node: Node, depth: int) -> PlainValue:
+    def _value(self, node: Node, where: Mark, depth: int) -> PlainValue:
         self._count(node)
         tag = node.tag
         if isinstance(node, ScalarNode):
@@ -189,11 +196,12 @@ class _Builder:
                 return _tagged(node)
             raise _error("yaml-syntax", node, _NOT_CORE.format(_tag_name(tag)))
         if depth >= MAX_DEPTH:
-            raise _error("yaml-limit", node, f"nested deeper than {MAX_DEPTH} levels")
+            raise self._limit(node.start_mark, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, SequenceNode) and tag == SEQ:
             self.open.add(id(node))
             try:
-                return [self.build(item, depth + 1) for item in node.value]
+                # An alias item keeps no place of its own: the place referring to the sequence stands in.
+                return [self.build(item, where, depth + 1) for item in node.value]
             finally:
                 self.open.discard(id(node))
         if isinstance(node, MappingNode) and tag == MAP:
@@ -221,7 +229,7 @@ class _Builder:
                     key_node,
                     f"duplicate key '{name}' in the mapping that starts at line {start}",
                 )
-            out[name] = self.build(value_node, depth + 1)
+            out[name] = self.build(value_node, key_node.start_mark, depth + 1)
         return out
 
 
@@ -237,12 +245,15 @@ def load_yaml(text: str) -> list[YamlDocument]:
             if node is None:
                 break
             builder.start_document()
-            data = builder.build(node)
+            data = builder.build(node, node.start_mark)
             documents.append(YamlDocument(data, node.start_mark.line + 1, index))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = (exc.problem or "invalid YAML").split("\n")[0]
+        if "maximum nesting depth" in problem and mark is not None:  # libyaml's own bound, 1,000
+            deep = f"nested deeper than {MAX_DEPTH} levels"
+            raise LoadError("yaml-limit", mark.line + 1, mark.column + 1, deep) from None
         context = f" ({exc.context})" if exc.context else ""
         if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
             # Something left open (a bracket, a quote) is reported where it opens, not at the end.
