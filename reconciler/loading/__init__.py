@@ -4,11 +4,12 @@ at a line. See docs/loading.md for the parsers chosen and why.
 
 - Text: UTF-8 only; control characters (NUL included) are refused before any parser runs, so no
   parser can stop early at one and silently drop the rest of a file.
-- YAML: a fast path (`yaml_rs`) for files that use no anchor, alias, tag, directive, complex key or
-  digit separator; everything else, and anything the fast path refuses or gets wrong, goes through
-  the safe path (`safe_yaml`: libyaml + the YAML 1.2 core schema + limits), which gives the reason
-  and its line.
-- JSON: the standard library's parser; nesting, integers and duplicate keys are checked likewise.
+- YAML: a fast path (`yaml_rs`) for files that use no anchor, alias, tag, directive, complex key,
+  merge key or number form it reads differently from the core schema. Everything else, and anything
+  the fast path refuses or that breaks a limit, goes through the safe path (`safe_yaml`: libyaml +
+  the YAML 1.2 core schema + limits), which gives the reason and its line.
+- JSON: the standard library's parser; a duplicate key, a limit broken or an integer it refuses
+  sends the file to the safe path too (JSON is YAML), for the reason and its line.
 - Every result passes `limits.tree_problem`: plain trees, bounded, nothing shared.
 """
 
@@ -39,12 +40,36 @@ class LoadedDocument:
 # YAML's printable set (c-printable), which JSON text also keeps to outside escapes.
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ASCII_PRINTABLE = bytes([9, 10, 13, *range(0x20, 0x7F)])
-# Bytes that can start YAML syntax the fast path handles unsafely or differently from the core schema:
-# anchors, aliases, tags, directives, complex keys (`?`), merge keys (`<<`), flow markers
-# adjacent to values (`:`), digit separators (`1_000` is a string in YAML 1.2).
-_FAST_PATH_UNSAFE = b"&*!%?<_"
+# Bytes that can start YAML syntax the fast path handles unsafely: anchors, aliases, tags, directives,
+# complex keys (`?`) and merge keys (`<<`). A file holding any of them takes the safe path.
+_FAST_PATH_UNSAFE = b"&*!%?<"
 _OTHER_BYTES = bytes(b for b in range(256) if b not in _FAST_PATH_UNSAFE)
-_DIGIT_SEPARATOR = re.compile(r"[0-9]_[0-9]")
+# Number forms `yaml_rs` reads as numbers where the YAML 1.2 core schema has strings: underscores
+# anywhere in a number (`1_000`, `_1`, `1__0`, `0x_1F`), `0X1F`, `0b101` (found by
+# tests/test_loader_differential.py). Candidates are found by searches that start with a literal
+# (fast), then the token around each is checked.
+_NUMBER_CANDIDATES = (re.compile(r"_(?=[-+.0-9_])"), re.compile(r"_(?<=[-+.0-9]_)"), re.compile(r"0[XbB]"))
+_TOKEN_START = frozenset(" \t\n[{,:'\"")
+
+
+def _numeric_token(text: str, position: int) -> bool:
+    """Whether the plain token around `position` starts like a number (after signs, dots, `_`)."""
+    start = position
+    while start > 0 and text[start - 1] not in _TOKEN_START:
+        start -= 1
+    while text[start] in "-+._":
+        start += 1
+    return text[start : start + 1].isdigit()
+
+
+def _non_core_number(text: str) -> bool:
+    return any(
+        _numeric_token(text, found.start())
+        for pattern in _NUMBER_CANDIDATES
+        for found in pattern.finditer(text)
+    )
+
+
 # A YAML document marker line: never content (YAML forbids it inside scalars at column 0).
 _MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t]+(.*))?$", re.MULTILINE)
 
@@ -123,9 +148,7 @@ def _chunks(text: str) -> list[tuple[int, str]] | None:
 
 def _load_yaml_fast(text: str, raw: bytes) -> list[LoadedDocument] | None:
     """The documents through `yaml_rs`, or None when the file must take the safe path."""
-    if raw.translate(None, _OTHER_BYTES) and (
-        raw.translate(None, b"_" + _OTHER_BYTES) or _DIGIT_SEPARATOR.search(text)
-    ):
+    if raw.translate(None, _OTHER_BYTES) or _non_core_number(text):
         return None
     chunks = _chunks(text)
     if chunks is None:

@@ -4,6 +4,7 @@ sees a cycle, a shared node, a set, a date or an integer CEL cannot hold."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeAlias
 
 PlainValue: TypeAlias = "dict[str, PlainValue] | list[PlainValue] | str | int | float | bool | None"
@@ -29,36 +30,54 @@ def int_problem(value: int) -> str | None:
 
 
 def tree_problem(data: object) -> str | None:
-    """Why `data` is not a plain tree within the limits, or None. Iterative: a hostile depth cannot
-    exhaust the stack here."""
+    """Why `data` is not a plain tree within the limits, or None. Iterative, so a hostile depth cannot
+    exhaust the stack here; scalars are checked where they are met, only containers are stacked (this
+    runs on every document of a large repository)."""
+    problem = _scalar_problem(data)
+    if problem is not _CONTAINER:
+        return problem
     seen: set[int] = set()
-    stack: list[tuple[object, int]] = [(data, 0)]
-    nodes = 0
+    stack: list[tuple[dict[object, object] | list[object], int]] = [(data, 0)]  # type: ignore[list-item]
+    nodes = 1
     while stack:
-        value, depth = stack.pop()
-        nodes += 1
-        kind = type(value)
-        if kind is str or kind is bool or kind is float or value is None:
-            continue
-        if kind is int:
-            problem = int_problem(value)  # type: ignore[arg-type]
-            if problem:
-                return problem
-            continue
-        if kind is not dict and kind is not list:
-            return f"a value of type {kind.__name__} is not plain data"
+        container, depth = stack.pop()
         if depth >= MAX_DEPTH:
             return f"nested deeper than {MAX_DEPTH} levels"
-        if id(value) in seen:
+        if id(container) in seen:
             return "a mapping or sequence appears twice (a shared or recursive node)"
-        seen.add(id(value))
+        seen.add(id(container))
+        nodes += len(container)
         if nodes > MAX_NODES:
             return f"more than {MAX_NODES} nodes"
-        if kind is dict:
-            for key, item in value.items():  # type: ignore[attr-defined]
-                if type(key) is not str:
-                    return "a mapping key is not a string"
-                stack.append((item, depth + 1))
+        if type(container) is dict:
+            if not all(type(key) is str for key in container):
+                return "a mapping key is not a string"
+            items: Iterable[object] = container.values()
         else:
-            stack.extend((item, depth + 1) for item in value)  # type: ignore[attr-defined]
+            items = container
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                continue
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))  # type: ignore[arg-type]
+                continue
+            problem = _scalar_problem(item)
+            if problem is not None:
+                return problem
     return None
+
+
+_CONTAINER = "container"
+
+
+def _scalar_problem(value: object) -> str | None:
+    """None for an acceptable scalar, `_CONTAINER` for a dict or list, else the problem."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
+        return None
+    if kind is int:
+        return int_problem(value)  # type: ignore[arg-type]
+    if kind is dict or kind is list:
+        return _CONTAINER
+    return f"a value of type {kind.__name__} is not plain data"
