@@ -1,11 +1,13 @@
 """Benchmark `mcp-gitops validate` on a generated repository (issues 2 and 3).
 
     .venv/bin/python bench/bench_validate.py [--entries 10000] [--manifests 1000] [--runs 3] [--crds DIR]
+        [--parsers]
 
 Targets: the whole command <= 2 s wall and <= 300 MB peak RSS on 10,000 entries + 1,000 manifests; all
 policies together add <= 1 s. Reports the median of --runs runs of the real command (a fresh process:
 start-up and imports included), with and without the operator's CRDs (--crds, default the upstream
-v0.44.0 files beside the checkout), and an in-process breakdown by stage with them.
+v0.44.0 files beside the checkout), and an in-process breakdown by stage with them. `--parsers` also
+times each candidate YAML parser over the repository's files (docs/loading.md).
 """
 
 from __future__ import annotations
@@ -95,12 +97,75 @@ def stages(repo: Path, crds: str) -> dict[str, float]:
     }
 
 
+def repository_files(repo: Path) -> list[tuple[str, bytes]]:
+    return [
+        (str(p), p.read_bytes())
+        for p in sorted(repo.rglob("*"))
+        if p.suffix in (".yaml", ".json") and p.is_file()
+    ]
+
+
+def parser_timings(repo: Path) -> dict[str, float]:
+    """Seconds to turn every file of the repository into data, per parser (one pass each)."""
+    import yaml
+    import yaml_rs
+    from ruamel.yaml import YAML
+
+    from reconciler.loading import load_text
+    from reconciler.loading.safe_yaml import load_yaml
+
+    files = repository_files(repo)
+    texts = [(name, raw, raw.decode()) for name, raw in files]
+
+    def ryml_walk() -> None:
+        import ryml  # rapidyaml: measured when installed, not a dependency
+
+        for _name, raw, _text in texts:
+            tree = ryml.parse_in_arena(raw)
+            stack = [tree.root_id()]
+            while stack:  # visit every node once, reading keys and values as Python strings
+                node = stack.pop()
+                if tree.has_key(node):
+                    bytes(tree.key(node)).decode()
+                if tree.is_val(node) or tree.is_keyval(node):
+                    bytes(tree.val(node)).decode()
+                child = tree.first_child(node)
+                while child != ryml.NONE:
+                    stack.append(child)
+                    child = tree.next_sibling(child)
+
+    candidates = {
+        "mcp-gitops loader (fast path + safe path)": lambda: [load_text(n, t, r) for n, r, t in texts],
+        "safe path alone (libyaml + core schema)": lambda: [load_yaml(t) for _n, _r, t in texts],
+        "yaml_rs alone (no limits, stops at NUL)": lambda: [
+            yaml_rs.loads(t, parse_datetime=False) for n, _r, t in texts if not n.endswith(".json")
+        ],
+        "PyYAML CSafeLoader (YAML 1.1 schema)": lambda: [
+            yaml.load(r, Loader=yaml.CSafeLoader) for _n, r, _t in texts
+        ],
+        "ruamel.yaml safe, pure Python": lambda: [
+            list(YAML(typ="safe", pure=True).load_all(t)) for _n, _r, t in texts
+        ],
+        "rapidyaml parse + Python walk": ryml_walk,
+    }
+    timings: dict[str, float] = {}
+    for name, run in candidates.items():
+        start = time.perf_counter()
+        try:
+            run()
+        except ImportError:
+            continue
+        timings[name] = time.perf_counter() - start
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--manifests", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--crds", default=str(UPSTREAM_CRDS), help="CRD folder for the run with CRDs")
+    parser.add_argument("--parsers", action="store_true", help="also time each candidate YAML parser")
     args = parser.parse_args()
     repo = generated_repo(args.entries, args.manifests)
     print(f"repository: {args.entries} entries + {args.manifests} manifests ({repo})")
@@ -113,6 +178,10 @@ def main() -> None:
     for name, value in stages(repo, args.crds).items():
         unit = "" if name in ("documents", "findings") else " s"
         print(f"  {name:<24} {value:.3f}{unit}" if unit else f"  {name:<24} {int(value)}")
+    if args.parsers:
+        print("parsers, every file of the repository once:")
+        for name, seconds in parser_timings(repo).items():
+            print(f"  {name:<44} {seconds:.2f} s")
 
 
 if __name__ == "__main__":

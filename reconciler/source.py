@@ -178,11 +178,15 @@ class FolderSource(Source):
             raise SourceProblem("file-too-large", f"file is {info.st_size} bytes; the limit is {max_bytes}")
         try:
             with open(full, "rb") as handle:
-                data = handle.read(max_bytes + 1)
+                # The size it had, plus one byte to notice growth since: a buffer of the limit for
+                # every file would cost more than parsing them.
+                data = handle.read(info.st_size + 1)
+                if len(data) > info.st_size:
+                    data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise SourceProblem("file-unreadable", f"cannot read: {exc.strerror}") from exc
-        if len(data) > max_bytes:  # it grew after the size check
-            raise SourceProblem("file-too-large", f"file is over the limit of {max_bytes} bytes")
+        if len(data) > max_bytes:
+            raise SourceProblem("file-too-large", f"file grew over the limit of {max_bytes} bytes")
         return data
 
 

@@ -19,7 +19,8 @@ from ruamel.yaml import YAML
 from reconciler.documents import parse
 from reconciler.loading import _load_yaml_fast, control_character
 from reconciler.loading.limits import tree_problem
-from reconciler.loading.safe_yaml import LoadError, load_yaml
+from reconciler.loading.problems import LoadError
+from reconciler.loading.safe_yaml import load_yaml
 from tests.test_hostile_inputs import CASES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from typing import cast
 import yaml_rs
 
 from reconciler.loading.limits import PlainValue, tree_problem
-from reconciler.loading.safe_yaml import LoadError, load_yaml
+from reconciler.loading.problems import LoadError
 
 __all__ = ["LoadError", "LoadedDocument", "PlainValue", "load_text"]
 
@@ -96,6 +96,9 @@ def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
     if documents is not None and all(tree_problem(d.data) is None for d in documents):
         return documents
     # The safe path: it reads JSON as the YAML it also is, and raises at the place of the problem.
+    # Imported here: most runs never need it, and PyYAML costs every command's start-up.
+    from reconciler.loading.safe_yaml import load_yaml
+
     documents = [
         LoadedDocument(d.data, d.line, text, 1, d.stream_index) for d in load_yaml(text) if d.data is not None
     ]

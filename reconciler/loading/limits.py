@@ -50,21 +50,21 @@ def tree_problem(data: object) -> str | None:
         if nodes > MAX_NODES:
             return f"more than {MAX_NODES} nodes"
         if type(container) is dict:
-            if not all(type(key) is str for key in container):
+            try:
+                "".join(container)  # type: ignore[arg-type]  # in C: raises unless every key is a str
+            except TypeError:
                 return "a mapping key is not a string"
             items: Iterable[object] = container.values()
         else:
             items = container
         for item in items:
             kind = type(item)
-            if kind is str:
+            if kind is str or kind is bool or kind is float or item is None:
                 continue
             if kind is dict or kind is list:
                 stack.append((item, depth + 1))  # type: ignore[arg-type]
-                continue
-            problem = _scalar_problem(item)
-            if problem is not None:
-                return problem
+            elif kind is not int or not INT_MIN <= item <= INT_MAX:  # type: ignore[operator]
+                return _scalar_problem(item)
     return None
 
 

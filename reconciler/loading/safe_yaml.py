@@ -24,6 +24,7 @@ from reconciler.loading.limits import (
     PlainValue,
     int_problem,
 )
+from reconciler.loading.problems import LoadError
 
 _CORE = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null"))
@@ -41,17 +42,6 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 _NOT_CORE = "tag {} is not in the YAML 1.2 core schema"
-
-
-class LoadError(Exception):
-    """Input the safe path refuses; `line` and `column` are 1-based."""
-
-    def __init__(self, rule: str, line: int, column: int, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-        self.line = line
-        self.column = column
-        self.message = message
 
 
 @dataclass
