@@ -240,6 +240,8 @@ class GitSource(Source):
             relative = name[len(self._prefix) :]
             stand_in = _bad_name(relative)
             if stand_in is not None:
+                if not _is_document(stand_in):
+                    continue  # never read, so never reported
                 self._bad_names.add(stand_in)
                 relative = stand_in
             self._blobs[relative] = (mode, oid, int(size) if size.isdigit() else 0)

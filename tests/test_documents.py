@@ -61,3 +61,33 @@ def test_field_path_round_trip() -> None:
     path = ("server", "_meta", "io.modelcontextprotocol.registry/publisher-provided", "x", 0)
     assert parse_field_path(format_field_path(path)) == path
     assert parse_field_path("claims['a.b'][2].c") == ("claims", "a.b", 2, "c")
+
+
+def test_a_flow_document_on_a_marker_line_keeps_the_lines_of_the_rest() -> None:
+    raw = b"a: 1\n--- {b: 2}\n---\nc:\n  d: 3\n"
+    docs = parse("m.yaml", raw).documents
+    assert [d.line for d in docs] == [1, 2, 4]
+    assert docs[1].locate("b") == (2, 9)
+    assert docs[2].locate("c.d") == (5, 6)
+    assert docs[2].locate("c.d", key=True) == (5, 3)
+
+
+def test_keys_are_kept_as_written_and_the_core_schema_resolves_values() -> None:
+    doc = parse("k.yaml", b"1: a\ntrue: b\nx: [yes, 0o17, 0x1F, 1_000, ~, .inf, '1']\n").documents[0]
+    assert doc.data == {"1": "a", "true": "b", "x": ["yes", 15, 31, "1_000", None, float("inf"), "1"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\x00a: 1\n", ("yaml-syntax", 1, 1)),
+        (b"a: 1\nb: x\x07\n", ("yaml-syntax", 2, 5)),
+        (b"a: &x [*x]\n", ("yaml-limit", 1, 1)),
+        (b"a: !!binary aGk=\n", ("yaml-syntax", 1, 4)),
+        (b"a: 18446744073709551616\n", ("yaml-limit", 1, 4)),
+    ],
+)
+def test_refused_input_is_one_finding_and_no_document(raw: bytes, expected: tuple[str, int, int]) -> None:
+    result = parse("h.yaml", raw)
+    assert [(f.rule, f.line, f.column) for f in result.findings] == [expected]
+    assert result.documents == []

@@ -59,3 +59,19 @@ def test_git_source_reads_a_revision_without_checkout(tmp_path: Path) -> None:
     assert problem.value.rule == "unsafe-path"
     with pytest.raises(SourceError):
         GitSource(tmp_path / "cfg", "no-such-rev")
+
+
+def test_non_utf8_names_special_files_and_missing_folders(tmp_path: Path) -> None:
+    entries = tmp_path / "entries"
+    entries.mkdir()
+    with open(os.fsencode(entries) + b"/caf\xe9.yaml", "wb") as handle:
+        handle.write(b"a: 1\n")
+    (entries / "notes\udce9.txt").write_text("never read, never reported")
+    os.mkfifo(entries / "pipe.yaml")
+    source = FolderSource(tmp_path)
+    assert sorted(source.walk("entries")) == ["entries/caf\ufffd.yaml", "entries/pipe.yaml"]
+    assert list(source.walk("absent")) == []  # a folder the settings name but the repository lacks
+    for path, rule in (("entries/caf\ufffd.yaml", "encoding"), ("entries/pipe.yaml", "file-unreadable")):
+        with pytest.raises(SourceProblem) as problem:
+            source.read(path, 1000)
+        assert problem.value.rule == rule
