@@ -91,3 +91,18 @@ def test_refused_input_is_one_finding_and_no_document(raw: bytes, expected: tupl
     result = parse("h.yaml", raw)
     assert [(f.rule, f.line, f.column) for f in result.findings] == [expected]
     assert result.documents == []
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("n.json", b'{"a": "x",\n "b": "y\\u0000"}', ("yaml-syntax", 2, 9)),
+        ("s.json", b'{"a": "\\ud800"}', ("yaml-syntax", 1, 8)),
+        ("n.yaml", b'a: x\nb: "\\0"\n', ("yaml-syntax", 2, 5)),
+    ],
+)
+def test_escapes_that_give_unstorable_strings_are_findings(
+    name: str, raw: bytes, expected: tuple[str, int, int]
+) -> None:
+    assert findings(name, raw) == [expected]
+    assert findings("ok.json", b'{"a": "tab\\there \\\\0"}') == []

@@ -22,7 +22,7 @@ from typing import cast
 
 import yaml_rs
 
-from reconciler.loading.limits import PlainValue, tree_problem
+from reconciler.loading.limits import PlainValue, string_problem, tree_problem
 from reconciler.loading.problems import LoadError
 
 __all__ = ["LoadError", "LoadedDocument", "PlainValue", "load_text"]
@@ -74,6 +74,15 @@ def _non_core_number(text: str) -> bool:
 _MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t]+(.*))?$", re.MULTILINE)
 
 
+# Where such a string comes from (to point at it; escaped backslashes are not told apart).
+_UNSTORABLE_ESCAPE = re.compile(r"\\(?:0|x00|u0000|U00000000|u[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _place(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
 def control_character(text: str, raw: bytes) -> LoadError | None:
     """The first character no YAML or JSON file may hold, as a finding at its place."""
     if raw.isascii() and not raw.translate(None, _ASCII_PRINTABLE):
@@ -81,8 +90,7 @@ def control_character(text: str, raw: bytes) -> LoadError | None:
     found = _NOT_PRINTABLE.search(text)
     if found is None:
         return None
-    line = text.count("\n", 0, found.start()) + 1
-    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    line, column = _place(text, found.start())
     message = f"control character U+{ord(found.group()):04X} is not allowed"
     return LoadError("yaml-syntax", line, column, message)
 
@@ -93,9 +101,20 @@ def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
     if refused is not None:
         raise refused
     documents = _load_json(text) if path.endswith(".json") else _load_yaml_fast(text, raw)
-    if documents is not None and all(tree_problem(d.data) is None for d in documents):
-        return documents
-    # The safe path: it reads JSON as the YAML it also is, and raises at the place of the problem.
+    if documents is None or any(tree_problem(d.data) is not None for d in documents):
+        documents = _load_safely(path, text)
+    if "\\" in text:
+        for document in documents:
+            problem = string_problem(document.data)
+            if problem is not None:
+                found = _UNSTORABLE_ESCAPE.search(text)
+                line, column = _place(text, found.start()) if found else (document.line, 1)
+                raise LoadError("yaml-syntax", line, column, problem)
+    return documents
+
+
+def _load_safely(path: str, text: str) -> list[LoadedDocument]:
+    """The safe path: it reads JSON as the YAML it also is, and raises at the place of the problem."""
     # Imported here: most runs never need it, and PyYAML costs every command's start-up.
     from reconciler.loading.safe_yaml import load_yaml
 

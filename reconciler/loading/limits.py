@@ -4,6 +4,7 @@ sees a cycle, a shared node, a set, a date or an integer CEL cannot hold."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -81,3 +82,25 @@ def _scalar_problem(value: object) -> str | None:
     if kind is dict or kind is list:
         return _CONTAINER
     return f"a value of type {kind.__name__} is not plain data"
+
+
+# Characters an escape can put in a string (`"\0"`, `"\u0000"`, `"\ud800"`) that no later stage can
+# keep: PostgreSQL text refuses NUL, and an unpaired surrogate cannot be encoded as UTF-8 (a report,
+# a database row, a Kubernetes object).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def string_problem(data: object) -> str | None:
+    """Why a string (key or value) of a plain tree cannot be stored, or None. Only a file with a
+    backslash can hold such a string (raw control characters are refused before parsing)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and _UNSTORABLE.search(value):
+            return "an escape in a string gives NUL or an unpaired surrogate, which cannot be stored"
+    return None
