@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from reconciler import pipeline
 from reconciler.documents import parse
-from reconciler.loading.limits import tree_problem
+from reconciler.loading.limits import string_problem, tree_problem
 from reconciler.policy.loader import load_policies
 from reconciler.rules import STRUCTURAL_RULES
 from reconciler.source import FolderSource
@@ -31,7 +31,8 @@ FRAGMENTS = [
     "? ", ": ", "- ", "[", "]", "{", "}", ", ", "\n", "\n  ", "\n    ", "--- ", "\n---\n", "\n...\n",
     "%YAML 1.2\n", "%TAG ! tag:x,2000:\n", "\x00", "\x1b", "\x7f", "\u0085", "\ufeff", "\ufffe", "\U0001f600",
     "# c", "'", '"', "\\", "|\n  x\n", ">-\n  x\n", "9" * 25, "9" * 400, "9" * 4400, "0x1F", "0o17", "1_000",
-    "0b1", ".inf", ".nan", "-", "~", "null", "true", "<<: *a\n", "key", "claims", "server", "kind", "_meta",
+    "0b1", ".inf", ".nan", "-", "~", '"\\0"', '"\\u0000"', '"\\ud800"', "null", "true", "<<: *a\n",
+    "key", "claims", "server", "kind", "_meta",
     "apiVersion: toolhive.stacklok.dev/v1alpha1\n", "kind: MCPServer\n", "\t",
 ]  # fmt: skip
 
@@ -107,7 +108,7 @@ def check_parse(name: str, raw: bytes) -> None:
     for finding in result.findings:
         assert finding.rule in STRUCTURAL_RULES and finding.line >= 1, finding
     for document in result.documents:
-        assert tree_problem(document.data) is None
+        assert tree_problem(document.data) is None and string_problem(document.data) is None
         document.locate(())
         if isinstance(document.data, dict) and document.data:
             document.locate((next(iter(document.data)),), key=True)
