@@ -281,7 +281,11 @@ class GitSource(Source):
         position = 0
         while position < len(out):
             header_end = out.index(b"\n", position)
-            oid, _, size = out[position:header_end].decode().split(" ")
+            header = out[position:header_end].decode().split(" ")
+            if len(header) != 3:  # `<oid> missing`: a shallow or damaged clone; `_blob` reports it
+                position = header_end + 1
+                continue
+            oid, _, size = header
             start = header_end + 1
             self._contents[oid] = out[start : start + int(size)]
             position = start + int(size) + 1
@@ -300,6 +304,8 @@ class GitSource(Source):
                 if n <= max_bytes and (_is_document(p) or m == _SYMLINK_MODE)
             ]
             self._fetch([*batch, oid])
+        if oid not in self._contents:
+            raise SourceProblem("file-unreadable", f"Git object {oid} is missing")
         return self._contents[oid]
 
     def prefetch(self, paths: Iterable[str]) -> None:

@@ -75,3 +75,18 @@ def test_non_utf8_names_special_files_and_missing_folders(tmp_path: Path) -> Non
         with pytest.raises(SourceProblem) as problem:
             source.read(path, 1000)
         assert problem.value.rule == rule
+
+
+def test_a_missing_git_object_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    (tmp_path / "b.yaml").write_text("b: 2\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "c")
+    blob = git(tmp_path, "rev-parse", "HEAD:b.yaml")
+    (tmp_path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    source = GitSource(tmp_path, "HEAD")
+    assert source.read("a.yaml", 1000) == b"a: 1\n"
+    with pytest.raises(SourceProblem) as problem:
+        source.read("b.yaml", 1000)
+    assert problem.value.rule == "file-unreadable"
