@@ -106,3 +106,9 @@ def test_escapes_that_give_unstorable_strings_are_findings(
 ) -> None:
     assert findings(name, raw) == [expected]
     assert findings("ok.json", b'{"a": "tab\\there \\\\0"}') == []
+
+
+@pytest.mark.parametrize("raw", [b"a: -_", b"a: 1_", b"a: ._", b"_", b"a: [0b"])
+def test_number_like_tokens_at_the_end_of_a_file(raw: bytes) -> None:
+    result = parse("t.yaml", raw)
+    assert result.findings or result.documents

@@ -31,7 +31,7 @@ FRAGMENTS = [
     "? ", ": ", "- ", "[", "]", "{", "}", ", ", "\n", "\n  ", "\n    ", "--- ", "\n---\n", "\n...\n",
     "%YAML 1.2\n", "%TAG ! tag:x,2000:\n", "\x00", "\x1b", "\x7f", "\u0085", "\ufeff", "\ufffe", "\U0001f600",
     "# c", "'", '"', "\\", "|\n  x\n", ">-\n  x\n", "9" * 25, "9" * 400, "9" * 4400, "0x1F", "0o17", "1_000",
-    "0b1", ".inf", ".nan", "-", "~", '"\\0"', '"\\u0000"', '"\\ud800"', "null", "true", "<<: *a\n",
+    "0b1", ".inf", ".nan", "-", "-_", "~", '"\\0"', '"\\u0000"', '"\\ud800"', "null", "true", "<<: *a\n",
     "key", "claims", "server", "kind", "_meta",
     "apiVersion: toolhive.stacklok.dev/v1alpha1\n", "kind: MCPServer\n", "\t",
 ]  # fmt: skip

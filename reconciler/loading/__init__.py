@@ -53,11 +53,12 @@ _TOKEN_START = frozenset(" \t\n[{,:'\"")
 
 
 def _numeric_token(text: str, position: int) -> bool:
-    """Whether the plain token around `position` starts like a number (after signs, dots, `_`)."""
+    """Whether the plain token around `position` starts like a number (a digit after any signs, dots
+    and underscores)."""
     start = position
     while start > 0 and text[start - 1] not in _TOKEN_START:
         start -= 1
-    while text[start] in "-+._":
+    while start < len(text) and text[start] in "-+._":
         start += 1
     return text[start : start + 1].isdigit()
 
