@@ -305,3 +305,11 @@ def test_an_unexpected_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=TIMEOUT,
     )
     assert "Traceback" in debug.stderr and debug.returncode == 2
+
+
+def test_convert_reads_a_legacy_file_through_the_same_path(tmp_path: Path) -> None:
+    legacy = tmp_path / "registry.yaml"
+    legacy.write_text("servers:\n" + bomb("fetch", "  "))
+    result = run_cli("convert", str(legacy), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"{legacy}:7: alias expansion exceeds" in result.stderr and "Traceback" not in result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,21 @@ from reconciler.commands.common import EXIT_OK, fail
 
 
 def _load(path: Path) -> Any:
-    text = path.read_bytes().decode("utf-8", errors="strict")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    from ruamel.yaml import YAML, YAMLError
+    """The legacy file through the project's one loading path (limits, no alias bombs, plain data)."""
+    from reconciler.documents import parse
 
     try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        # the parser's position only: the text itself may hold secrets
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        fail(f"{path}: neither JSON nor YAML{where}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror}")
+    result = parse(path.name, raw)
+    if result.findings:
+        # the finding's place and reason only: the text itself may hold secrets
+        finding = result.findings[0]
+        fail(f"{path}:{finding.line}: {finding.message}")
+    if len(result.documents) != 1:
+        fail(f"{path}: expected one JSON or YAML document, found {len(result.documents)}")
+    return result.documents[0].data
 
 
 @click.command()
