@@ -52,23 +52,27 @@ _NUMBER_CANDIDATES = (re.compile(r"_(?=[-+.0-9_])"), re.compile(r"_(?<=[-+.0-9]_
 _TOKEN_START = frozenset(" \t\n[{,:'\"")
 
 
-def _numeric_token(text: str, position: int) -> bool:
-    """Whether the plain token around `position` starts like a number (a digit after any signs, dots
-    and underscores)."""
-    start = position
-    while start > 0 and text[start - 1] not in _TOKEN_START:
-        start -= 1
-    while start < len(text) and text[start] in "-+._":
-        start += 1
-    return text[start : start + 1].isdigit()
-
-
 def _non_core_number(text: str) -> bool:
-    return any(
-        _numeric_token(text, found.start())
-        for pattern in _NUMBER_CANDIDATES
-        for found in pattern.finditer(text)
-    )
+    """Whether a plain token that starts like a number (a digit after any signs, dots and underscores)
+    holds a candidate. Linear: a walk back stops at the previous candidate of the same token, and a
+    token is judged once, however many candidates it holds."""
+    for pattern in _NUMBER_CANDIDATES:
+        previous, previous_start = -1, -1
+        for found in pattern.finditer(text):
+            position = start = found.start()
+            while start > 0 and text[start - 1] not in _TOKEN_START:
+                if start - 1 == previous:
+                    start = previous_start
+                    break
+                start -= 1
+            if start != previous_start:
+                first = start
+                while first < len(text) and text[first] in "-+._":
+                    first += 1
+                if text[first : first + 1].isdigit():
+                    return True
+            previous, previous_start = position, start
+    return False
 
 
 # A YAML document marker line: never content (YAML forbids it inside scalars at column 0).
@@ -163,8 +167,9 @@ def _chunks(text: str) -> list[tuple[int, str]] | None:
         if marker.group(1) and not marker.group(1).lstrip().startswith("#"):
             return None
         chunks.append((start_line, text[start : marker.start()]))
+        # counted from the previous chunk on: linear in the file, however many markers it has
+        start_line += text.count("\n", start, marker.end() + 1)
         start = marker.end() + 1
-        start_line = text.count("\n", 0, start) + 1
     chunks.append((start_line, text[start:]))
     return chunks
 
