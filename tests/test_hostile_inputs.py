@@ -319,12 +319,13 @@ def test_convert_reads_a_legacy_file_through_the_same_path(tmp_path: Path) -> No
 def test_megabyte_files_built_to_be_slow_stay_fast(repo_copy: Path) -> None:
     """Shapes that made a scan quadratic (a walk back per underscore, a line count per `---`): a
     60 KB file of them took 50 s. Each here is about 1 MB, the default size limit."""
+    anchors = b"".join(b"&a%d 1, *a%d, " % (i, i) for i in range(900))
     slow = {
         "entries/slow/underscores.yaml": b"claims: " + b"a_1" * 330_000 + b"\n",
         "entries/slow/dashes.yaml": b"claims: -" + b"_" * 1_000_000 + b"\n",
         "manifests/markers.yaml": b"---\n" * 260_000,
         "entries/slow/flow.yaml": b"claims: " + b"[" * 1000 + b"]" * 1000 + b"\n",
-        "entries/slow/anchors.yaml": b"claims: [%s]\n" % b"".join(b"&a%d 1, *a%d, " % (i, i) for i in range(900)),
+        "entries/slow/anchors.yaml": b"claims: [%s]\n" % anchors,
     }
     assert all(len(content) <= 1024 * 1024 for content in slow.values())
     plant(repo_copy, {name: (content, "", 0) for name, content in slow.items()})
