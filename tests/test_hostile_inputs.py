@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.services import unavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space, not RSS: the interpreter and its libraries included
 TIMEOUT = 60
@@ -240,7 +242,7 @@ AS_NOBODY = (
 def public_repo() -> Iterator[Path]:
     """A copy of sample-repo that `nobody` can traverse (pytest's tmp_path is private to root)."""
     if os.geteuid() != 0:
-        pytest.fail("the unreadable-file cases drop privileges to `nobody`: run the tests as root")
+        unavailable("root", "the unreadable-file cases drop privileges to `nobody`, which needs root")
     base = Path(tempfile.mkdtemp(prefix="mcp-gitops-hostile-"))
     base.chmod(0o755)
     repo = base / "repo"
