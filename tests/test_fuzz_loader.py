@@ -124,15 +124,16 @@ def test_fuzz_the_loader() -> None:
 
 
 def test_fuzz_validate_in_process(tmp_path: Path) -> None:
-    """Hostile text as an entry, a manifest and the registry config of a real repository: validate
-    gives findings, never an exception."""
+    """Hostile text as an entry, a manifest, the registry config or the settings of a real repository:
+    validate gives findings, never an exception."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "sample-repo", repo)
     policies = load_policies(FolderSource(repo), [])
-    config = (repo / "registry.yaml").read_text()
+    kept = {name: (repo / name).read_bytes() for name in ("registry.yaml", "mcp-gitops.yaml")}
+    targets = ["entries/x/f.yaml", "manifests/f.json", "manifests/f.yaml", *kept]
 
     @FUZZ
-    @given(documents, st.sampled_from(["entries/x/f.yaml", "manifests/f.yaml", "registry.yaml"]))
+    @given(documents, st.sampled_from(targets))
     def validate(text: str, where: str) -> None:
         target = repo / where
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +143,7 @@ def test_fuzz_validate_in_process(tmp_path: Path) -> None:
             assert result.report.findings is not None
         finally:
             target.unlink()
-            (repo / "registry.yaml").write_text(config)
+            for name, content in kept.items():
+                (repo / name).write_bytes(content)
 
     run_for(BUDGET * 0.4, validate)
