@@ -73,13 +73,14 @@ def cli(debug: bool) -> None:
 def unexpected(exc: BaseException) -> int:
     """A bug, not a finding: one line on stderr and exit 2; the traceback only when asked for."""
     from reconciler.commands.common import EXIT_ERROR, scrub
+    from reconciler.findings import printable
 
     if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
         traceback.print_exception(exc, file=sys.stderr)
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
     message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     print(
-        f"mcp-gitops: error: unexpected internal error ({scrub(message)}); "
+        f"mcp-gitops: error: unexpected internal error ({printable(scrub(message))}); "
         f"rerun with --debug or {DEBUG_ENV}=1 for the traceback",
         file=sys.stderr,
     )
