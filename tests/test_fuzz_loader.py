@@ -1,11 +1,14 @@
 """Fuzzing the loader and the whole `validate` in-process (issue 14): any exception that is not a
 finding fails. Hypothesis runs in rounds until a time budget is spent: MCP_GITOPS_FUZZ_SECONDS
-(default 60 under CI=true, 4 locally), shared by the two tests."""
+(default 60 under CI=true, 4 locally), shared by the two tests. Each fuzzer runs in a child
+interpreter (`python -m tests.test_fuzz_loader loader|validate SECONDS [DIR]`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,19 +117,19 @@ def check_parse(name: str, raw: bytes) -> None:
             document.locate((next(iter(document.data)),), key=True)
 
 
-def test_fuzz_the_loader() -> None:
+def fuzz_the_loader(seconds: float) -> None:
     @FUZZ
     @given(files)
     def loader(file: tuple[str, bytes]) -> None:
         check_parse(*file)
 
-    run_for(BUDGET * 0.6, loader)
+    run_for(seconds, loader)
 
 
-def test_fuzz_validate_in_process(tmp_path: Path) -> None:
+def fuzz_validate(seconds: float, workdir: Path) -> None:
     """Hostile text as an entry, a manifest, the registry config or the settings of a real repository:
     validate gives findings, never an exception."""
-    repo = tmp_path / "repo"
+    repo = workdir / "repo"
     shutil.copytree(ROOT / "sample-repo", repo)
     policies = load_policies(FolderSource(repo), [])
     kept = {name: (repo / name).read_bytes() for name in ("registry.yaml", "mcp-gitops.yaml")}
@@ -146,4 +149,29 @@ def test_fuzz_validate_in_process(tmp_path: Path) -> None:
             for name, content in kept.items():
                 (repo / name).write_bytes(content)
 
-    run_for(BUDGET * 0.4, validate)
+    run_for(seconds, validate)
+
+
+def run_fuzzer(*args: str) -> None:
+    """Run one fuzzer in a child interpreter (it still calls the loader and `validate` in-process
+    there): a crash in a native parser ends the child, not the test run, and the memory Hypothesis
+    and the generated data leave behind is not kept by the pytest process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "tests.test_fuzz_loader", *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET + 300)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+
+
+def test_fuzz_the_loader() -> None:
+    run_fuzzer("loader", str(BUDGET * 0.6))
+
+
+def test_fuzz_validate_in_process(tmp_path: Path) -> None:
+    run_fuzzer("validate", str(BUDGET * 0.4), str(tmp_path))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "loader":
+        fuzz_the_loader(float(sys.argv[2]))
+    else:
+        fuzz_validate(float(sys.argv[2]), Path(sys.argv[3]))
