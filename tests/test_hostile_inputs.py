@@ -97,7 +97,7 @@ CASES: dict[str, tuple[bytes, str, int]] = {
         7,
     ),
     "entries/h/custom-tag.yaml": (entry(16, claims="claims: !acme {org: acme}\n").encode(), "yaml-syntax", 1),
-    "entries/h/bad-utf8-\udcff.yaml": (entry(17).encode(), "encoding", 0),
+    "entries/h/bad-utf8-\udcff.yaml": (entry(17).encode(), "encoding", 1),
     "manifests/recursive-pod.yaml": (
         (POD_HEAD.format(n=1) + "  podTemplateSpec: &p\n    spec: {x: *p}\n").encode(),
         "yaml-limit",
@@ -171,12 +171,12 @@ def test_every_hostile_class_is_a_finding_at_its_line(repo_copy: Path, tmp_path:
     config.write_text(config.read_text() + "extra: &a [*a]\n")
     os.mkfifo(repo_copy / "entries" / "h" / "fifo.yaml")  # a file that must never be opened
     report_file = tmp_path / "report.json"
-    result = run_cli("validate", str(repo_copy), "--output", f"json:{report_file}")
+    result = run_cli("validate", str(repo_copy), "--report", f"json:{report_file}")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and result.stderr == ""
     found = findings_of(report_file)
     expected = {(rule, shown(name), line) for name, (_c, rule, line) in CASES.items()}
-    expected |= {("yaml-limit", "registry.yaml", lines + 1), ("file-unreadable", "entries/h/fifo.yaml", 0)}
+    expected |= {("yaml-limit", "registry.yaml", lines + 1), ("file-unreadable", "entries/h/fifo.yaml", 1)}
     assert expected - found == set(), found
     # the sample's own documents still load: no hostile file took the others with it
     assert {path for _r, path, _l in found} <= {shown(n) for n in CASES} | {
@@ -267,13 +267,13 @@ def test_unreadable_file_and_folder_are_findings(public_repo: Path, tmp_path: Pa
     report = Path(tempfile.mkdtemp(prefix="mcp-gitops-report-"))
     report.chmod(0o777)
     try:
-        result = run_cli("validate", str(public_repo), "--output", f"json:{report}/r.json", script=AS_NOBODY)
+        result = run_cli("validate", str(public_repo), "--report", f"json:{report}/r.json", script=AS_NOBODY)
         assert result.returncode == 1, result.stderr
         found = findings_of(report / "r.json")
     finally:
         shutil.rmtree(report)
-    assert ("file-unreadable", "entries/io.github.acme/fetch-1.0.0.yaml", 0) in found
-    assert ("file-unreadable", "entries/locked", 0) in found
+    assert ("file-unreadable", "entries/io.github.acme/fetch-1.0.0.yaml", 1) in found
+    assert ("file-unreadable", "entries/locked", 1) in found
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MCP_GITOPS_DEBUG", None)
     args = [sys.executable, "-c", script, "validate", str(ROOT / "sample-repo")]
-    args += ["--output", f"sarif:{tmp_path}/r.sarif", "--output", f"json:{tmp_path}/r.json"]
+    args += ["--report", f"sarif:{tmp_path}/r.sarif", "--report", f"json:{tmp_path}/r.json"]
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "RuntimeError: renderer bug" in result.stderr
