@@ -79,11 +79,13 @@ def test_runs_as_a_non_root_user(image: str) -> None:
     assert podman("run", "--rm", "--entrypoint", "id", image, "-u").stdout.strip() == "10001"
 
 
-def test_validates_a_mounted_repository(image: str, mounted_repo: Path) -> None:
+def test_validates_a_mounted_repository(image: str, mounted_repo: Path, toolhive_crds: Path) -> None:
+    # The operator's CRDs mounted beside the repository, as a platform team gives its own.
+    crds = ["--volume", f"{toolhive_crds}:/crds:ro"]
     for rev in ([], ["--rev", "HEAD"]):  # the working tree, and Git objects read with git
         done = podman(
-            "run", "--rm", "--volume", f"{mounted_repo}:/repo:ro", "--entrypoint", "mcp-gitops", image,
-            "validate", "/repo", *rev, check=False,
+            "run", "--rm", "--volume", f"{mounted_repo}:/repo:ro", *crds, "--entrypoint", "mcp-gitops", image,
+            "validate", "/repo", "--crds", "/crds", *rev, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         assert "0 errors, 0 warnings" in done.stdout
