@@ -82,7 +82,7 @@ def connect(args: argparse.Namespace, workdir: Path) -> tuple[Any, Any, Any]:
         cluster = KubeCluster(plane.write_kubeconfig(workdir / "kubeconfig"), "envtest", private=True)
         print(f"control plane started in {time.perf_counter() - started:.1f} s")
     install_crds(cluster, crd_documents())
-    options = ClusterOptions(kubeconfig=str(cluster.kubeconfig), context=cluster.context, explicit=True)
+    options = ClusterOptions(kubeconfig=str(cluster.kubeconfig), context=cluster.context)
     return cluster, plane, options
 
 

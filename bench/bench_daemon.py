@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -220,12 +219,12 @@ def noop_cycles(bare: Path, db_url: str, state: Path, runs: int) -> tuple[float,
     from reconciler.daemon.config import DaemonConfig
     from reconciler.daemon.gitsync import GitMirror
     from reconciler.daemon.runner import Daemon
-    from reconciler.daemon.steps import RegistryStep
-    from reconciler.targets import TargetOptions
+    from reconciler.reconcile import ReconcileStage, TargetOptions
+    from reconciler.targets.postgres import RegistryOptions
 
     config = DaemonConfig(source=str(bare), state_dir=state, resync_interval=3600)
-    targets: list[Any] = [RegistryStep(TargetOptions(database_url=db_url))]
-    daemon = Daemon(config, GitMirror(str(bare), "main", state), targets, serve_http=False)
+    stage = ReconcileStage(["registry"], TargetOptions(registry=RegistryOptions(database_url=db_url)))
+    daemon = Daemon(config, GitMirror(str(bare), "main", state), stage, serve_http=False)
     first = daemon.cycle.run("bench")
     assert first.outcome == "applied", first.message
     daemon.cycle.settings.resync_interval = 0  # next cycle validates and plans although nothing changed

@@ -34,8 +34,7 @@ from generate import REGISTRY_CONFIG, build_entries, file_text
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from reconciler.targets import TargetOptions
-from reconciler.targets.postgres import RegistryInput, RegistryTarget
+from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget
 from reconciler.targets.postgres.desired import build_desired, canonical_json
 from reconciler.targets.postgres.schema import _migration
 from reconciler.targets.postgres.writer import (
@@ -78,7 +77,7 @@ def scratch_database(admin_url: str) -> tuple[str, Callable[[], None]]:
 def plan_apply(url: str, data: RegistryInput) -> tuple[float, Any]:
     """What `mcp-gitops apply` does after validation: prepare, then compare and write under the lock."""
     target = RegistryTarget()
-    options = TargetOptions(database_url=url, read_live=False)
+    options = RegistryOptions(database_url=url, read_live=False)
     t0 = time.perf_counter()
     result = target.apply(target.plan(data, options), options)
     return (time.perf_counter() - t0) * 1000, result

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "github": "reconciler.commands.github:github",
     "plan": "reconciler.commands.plan_apply:plan",
     "apply": "reconciler.commands.plan_apply:apply",
+    "drift": "reconciler.commands.drift:drift",
     "sessions": "reconciler.commands.sessions:sessions",
     "run": "reconciler.commands.run:run",
     "status": "reconciler.commands.status:status",

@@ -117,6 +117,7 @@ class _Loader:
         self.source = source
         self.max_bytes = self.repo.settings.maxFileBytes
         self.reuse = _Reuse(reuse) if reuse is not None else None
+        self.config_missing = False
 
     def reused(self, path: str, into: list[Document]) -> bool:
         """Take `path`'s documents and findings from the other revision when its bytes are the same."""
@@ -172,15 +173,10 @@ class _Loader:
         self.max_bytes = self.repo.settings.maxFileBytes
 
     def load_config(self) -> None:
-        path = self.repo.settings.registryConfig
+        settings = self.repo.settings
+        path = settings.registryConfig
         if not self.source.exists(path):
-            self.finding(
-                "settings",
-                SETTINGS_FILE if self.source.exists(SETTINGS_FILE) else path,
-                0,
-                0,
-                f"registry config '{path}' not found",
-            )
+            self.config_missing = True  # judged once the entries are known (check_config_present)
             return
         docs = self.read(path)
         if docs:
@@ -189,6 +185,22 @@ class _Loader:
                 self.legacy(docs[0])
             else:
                 self.check(docs[0], CONFIG)
+
+    def check_config_present(self) -> None:
+        """A missing registry config is an error when the repository has entries, or names the registry
+        target; a repository of manifests only has none (the registry target then refuses to plan)."""
+        settings = self.repo.settings
+        if not self.config_missing:
+            return
+        if not self.repo.entries and not (settings.targets and "registry" in settings.targets):
+            return
+        self.finding(
+            "settings",
+            SETTINGS_FILE if self.source.exists(SETTINGS_FILE) else settings.registryConfig,
+            0,
+            0,
+            f"registry config '{settings.registryConfig}' not found",
+        )
 
     def legacy(self, doc: Document) -> None:
         doc.kind = LEGACY
@@ -297,6 +309,7 @@ def load_repository(
     loader.load_settings()
     loader.load_config()
     loader.load_entries()
+    loader.check_config_present()
     loader.load_manifests(crds if crds is not None else CrdOptions.from_environment())
     loader.load_root_files()
     return loader.repo

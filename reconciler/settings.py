@@ -130,6 +130,24 @@ class ToolhiveSettings(_Settings):
     operatorVersion: str = Field(default="v0.44.0", pattern=r"^v?[0-9A-Za-z.+-]+$")
 
 
+class OwnershipSettings(_Settings):
+    """Who owns what this repository writes (reconciler/targets/ownership.py)."""
+
+    # None: the Git remote URL and the folder inside it, else the folder's absolute path.
+    identity: str | None = Field(default=None, min_length=1)
+
+
+class ClusterSettings(_Settings):
+    """How the cluster target treats other writers (docs/reconcile.md)."""
+
+    # A field another field manager owns: take it over (as Flux does; keeps the cluster equal to Git
+    # after a `kubectl scale`), or report it and skip that object.
+    conflicts: Literal["force", "skip"] = "force"
+    # Per kind, fields left out of every applied object (another controller owns them, an HPA's
+    # `spec.replicas`): mcp-gitops neither sets nor resets them.
+    ignoreFields: dict[str, list[str]] = {}
+
+
 class Settings(_Settings):
     registryConfig: str = "registry.yaml"
     entries: list[str] = ["entries"]
@@ -139,6 +157,10 @@ class Settings(_Settings):
     namespace: str = "default"
     database: DatabaseSettings = DatabaseSettings()
     prune: PruneSettings = PruneSettings()
+    # Which targets `plan`, `apply`, `drift` and `run` reconcile (--target overrides); None: registry.
+    targets: list[Literal["registry", "cluster"]] | None = None
+    ownership: OwnershipSettings = OwnershipSettings()
+    cluster: ClusterSettings = ClusterSettings()
     waivers: list[Waiver] = []
     rules: RuleSelection = RuleSelection()
     maxFileBytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)

@@ -174,20 +174,25 @@ def test_failing_dry_run_applies_nothing(kube: KubeCluster, kube_namespace: str,
     repo = write_repo(tmp_path / "repo", {"a-good.yaml": server("good"), "b-bad.yaml": bad}, kube_namespace)
     target = ClusterTarget()
     try:
-        with pytest.raises(ClusterPlanError) as raised:
-            target.plan(load(repo, strict=False), options(kube))
+        plan = target.plan(load(repo, strict=False), options(kube))
     finally:
         target.close()
-    plan = raised.value.plan
     (problem,) = plan.problems
     assert problem.path == "manifests/b-bad.yaml"
     assert problem.line == 7  # the `transport:` line, where the server says the value is wrong
     assert "carrier-pigeon" in problem.message or "transport" in problem.message
-    assert "manifests/b-bad.yaml:7" in str(raised.value)
+    (finding,) = plan.findings()
+    assert (finding.rule, finding.severity, finding.path, finding.line) == (
+        "cluster-dry-run",
+        "error",
+        "manifests/b-bad.yaml",
+        7,
+    )
     # The good object passed its dry run but was not created: all or nothing.
     assert not mcpservers(kube).get(namespace=kube_namespace).items
-    with pytest.raises(ClusterPlanError):
+    with pytest.raises(ClusterPlanError) as raised:
         ClusterTarget().apply(plan, options(kube))
+    assert "manifests/b-bad.yaml:7" in str(raised.value)
     assert not mcpservers(kube).get(namespace=kube_namespace).items
 
 
@@ -216,10 +221,10 @@ metadata:
 spec: {}
 """
     repo = write_repo(tmp_path / "repo", {"a.yaml": server("fine"), "proxy.yaml": proxy}, kube_namespace)
-    with pytest.raises(ClusterPlanError) as raised:
-        plan_only(kube, repo)
-    assert list(raised.value.plan.missing_kinds) == ["toolhive.stacklok.dev/v1beta1 MCPFuture"]
-    message = str(raised.value)
+    plan = plan_only(kube, repo)
+    assert list(plan.missing_kinds) == ["toolhive.stacklok.dev/v1beta1 MCPFuture"]
+    assert [f.rule for f in plan.findings()] == ["cluster-missing-kind"]
+    message = "\n".join(plan.render_errors())
     assert "does not serve toolhive.stacklok.dev/v1beta1 MCPFuture" in message
     assert "manifests/proxy.yaml:1" in message
     assert not mcpservers(kube).get(namespace=kube_namespace).items
@@ -227,9 +232,7 @@ spec: {}
 
 def test_missing_namespace_is_a_located_error(kube: KubeCluster, tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "repo", {"a.yaml": server("lost", namespace="does-not-exist")}, "default")
-    with pytest.raises(ClusterPlanError) as raised:
-        plan_only(kube, repo)
-    (problem,) = raised.value.plan.problems
+    (problem,) = plan_only(kube, repo).problems
     assert problem.path == "manifests/a.yaml" and "does-not-exist" in problem.message
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.targets import TargetOptions
-from reconciler.targets.cluster import ClusterOptions, credentials
+from reconciler.targets.cluster import credentials
+from reconciler.targets.ownership import normalise_remote
 
 
 @pytest.fixture
@@ -48,19 +48,11 @@ def test_home_kubeconfig_last(clean_env: Path) -> None:
     (clean_env / ".kube" / "config").write_text("apiVersion: v1\n")
     choice = credentials.find_cluster()
     assert choice is not None and choice.kubeconfig == str(clean_env / ".kube" / "config")
-    # Ambient ~/.kube/config is not used when every target runs (`--target all`), only when asked for.
-    assert credentials.find_cluster(explicit=False) is None
 
 
-def test_options_from_target_options() -> None:
-    opts = ClusterOptions.from_target_options(
-        TargetOptions(prune=True, allow_empty=True, kubeconfig="k", force_conflicts=True, wait=True)
-    )
-    assert (opts.kubeconfig, opts.force_conflicts, opts.wait, opts.prune, opts.allow_empty) == (
-        "k",
-        True,
-        True,
-        True,
-        True,
-    )
-    assert opts.timeout == 300.0 and not opts.explicit
+def test_ownership_identity_from_a_remote_is_normalised() -> None:
+    expected = "github.com/org/repo"
+    assert normalise_remote("https://user:token@GitHub.com/org/repo.git") == expected
+    assert normalise_remote("git@github.com:org/repo.git") == expected
+    assert normalise_remote("ssh://git@github.com/org/repo") == expected
+    assert normalise_remote("https://github.com/org/repo/") == expected

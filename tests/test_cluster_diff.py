@@ -88,7 +88,7 @@ def test_declared_fields_of_a_new_object_skip_identity_and_marks() -> None:
         "metadata": {"name": "a", "namespace": "ns", "labels": {"team": "x"}},
         "spec": {"image": "i:1", "replicas": 2, "sessionStorage": {"provider": "redis", "address": "r"}},
     }
-    mark(body, "manifests/a.yaml", "abc123")
+    mark(body, "manifests/a.yaml", "abc123", "github.com/acme/config")
     assert body["metadata"]["labels"][MANAGED_BY_LABEL] == "mcp-gitops"
     fields = [c.field for c in declared_fields(body)]
     assert fields == [
@@ -107,7 +107,7 @@ def marked_body(replicas: int = 2, revision: str = "r1") -> dict[str, Any]:
         "metadata": {"name": "a", "namespace": "ns"},
         "spec": {"image": "i:1", "replicas": replicas, "env": [{"name": "A", "value": "1"}]},
     }
-    mark(body, "manifests/a.yaml", revision)
+    mark(body, "manifests/a.yaml", revision, "github.com/acme/config")
     return body
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.targets.cluster import ClusterPlanError
 from reconciler.targets.cluster.marks import FIELD_MANAGER, PRUNE_ANNOTATION
 from tests.harness.kube import KubeCluster
 from tests.test_cluster_support import (
@@ -74,8 +73,8 @@ def test_prune_refuses_an_empty_repository_unless_allowed(
     write_repo(repo, {"a.yaml": server("last")}, kube_namespace)
     plan_and_apply(kube, repo)
     write_repo(repo, {}, kube_namespace)
-    with pytest.raises(ClusterPlanError, match="refusing to prune all 1 objects"):
-        plan_only(kube, repo, prune=True)
+    (problem,) = plan_only(kube, repo, prune=True).problems
+    assert "refusing to prune all 1 objects" in problem.message and problem.rule == "cluster-prune-refused"
     assert names(kube, kube_namespace) == {"last"}
     plan_and_apply(kube, repo, prune=True, allow_empty=True)
     assert names(kube, kube_namespace) == set()
@@ -123,16 +122,19 @@ def test_conflict_with_another_manager_is_reported_then_forced(
         )
         manager = "kubectl-scale"
 
-    with pytest.raises(ClusterPlanError) as raised:
-        plan_only(kube, repo)
-    (conflict,) = raised.value.plan.conflicts
+    # conflicts: skip reports the conflict (a warning at the field's line) and leaves that object alone
+    skipping, _ = plan_and_apply(kube, repo, conflicts="skip")
+    (conflict,) = skipping.conflicts
     assert (conflict.field, conflict.manager, conflict.forced) == ("spec.replicas", manager, False)
     assert (conflict.path, conflict.line) == ("manifests/fetch.yaml", 8)
-    assert f'spec.replicas is owned by field manager "{manager}"' in str(raised.value)
-    assert "--force-conflicts" in str(raised.value)
+    (finding,) = skipping.findings()
+    assert (finding.rule, finding.severity, finding.line) == ("cluster-conflict", "warning", 8)
+    assert f'spec.replicas is owned by field manager "{manager}"' in finding.message
+    assert skipping.objects == [] and not skipping.has_errors
     assert get_server(kube, kube_namespace, "fetch")["spec"]["replicas"] == 5  # not forced
 
-    plan, _ = plan_and_apply(kube, repo, force_conflicts=True)
+    # the default (force, as Flux does) takes the field back
+    plan, _ = plan_and_apply(kube, repo)
     (item,) = plan.objects
     assert [(c.field, c.before, c.after) for c in item.changes] == [("spec.replicas", 5, 2)]
     assert item.conflicts[0].forced

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.targets import TargetError, TargetOptions
-from reconciler.targets.cluster import ClusterTarget, ClusterWaitTimeout
+from reconciler.targets import TargetError
+from reconciler.targets.cluster import ClusterOptions, ClusterTarget, ClusterWaitTimeout
 from tests.harness.kube import KubeCluster
 from tests.test_cluster_support import load, mcpservers, plan_and_apply, server, write_repo
 
@@ -110,11 +110,11 @@ def test_kubeconfig_and_context_options(kube: KubeCluster, kube_namespace: str, 
     repo = load(write_repo(tmp_path / "repo", {"s.yaml": server("cfg")}, kube_namespace))
     target = ClusterTarget()
     try:
-        options = TargetOptions(kubeconfig=str(kube.kubeconfig), context=kube.context)
+        options = ClusterOptions(kubeconfig=str(kube.kubeconfig), context=kube.context)
         plan = target.plan(repo, options)
-        assert plan.skipped is None and plan.has_changes
-        assert str(kube.kubeconfig) in plan.cluster
-        bad = TargetOptions(kubeconfig=str(kube.kubeconfig), context="no-such-context")
+        assert plan.has_changes
+        assert str(kube.kubeconfig) in plan.cluster and str(kube.kubeconfig) in plan.destination
+        bad = ClusterOptions(kubeconfig=str(kube.kubeconfig), context="no-such-context")
         with pytest.raises(TargetError, match="credentials did not load"):
             target.plan(repo, bad)
     finally:
@@ -128,21 +128,12 @@ def no_cluster_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
-def test_no_cluster_configured_is_skipped(no_cluster_env: None, tmp_path: Path) -> None:
-    repo = load(write_repo(tmp_path / "repo", {"s.yaml": server("x")}, "default"))
-    target = ClusterTarget()
-    plan = target.plan(repo, TargetOptions())
-    assert plan.skipped and "no cluster configured" in plan.skipped
-    assert not plan.has_changes
-    assert plan.render_text().startswith("cluster: skipped: no cluster configured")
-    result = target.apply(plan, TargetOptions())
-    assert result.skipped and not result.changed
-
-
-def test_no_cluster_is_an_error_when_the_target_is_asked_for(no_cluster_env: None, tmp_path: Path) -> None:
+def test_no_cluster_configured_is_an_error_once_the_target_is_selected(
+    no_cluster_env: None, tmp_path: Path
+) -> None:
     repo = load(write_repo(tmp_path / "repo", {"s.yaml": server("x")}, "default"))
     with pytest.raises(TargetError, match="no cluster configured"):
-        ClusterTarget().plan(repo, TargetOptions(explicit=True))
+        ClusterTarget().plan(repo, ClusterOptions())
 
 
 def test_importing_the_target_does_not_import_kubernetes() -> None:

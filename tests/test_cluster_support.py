@@ -37,15 +37,22 @@ def server(name: str, replicas: int = 2, extra: str = "", namespace: str | None 
 
 
 def write_repo(
-    root: Path, manifests: dict[str, str], namespace: str, prune: bool = False, registry_config: bool = False
+    root: Path,
+    manifests: dict[str, str],
+    namespace: str,
+    prune: bool = False,
+    registry_config: bool = False,
+    settings: str = "",
 ) -> Path:
-    """A config repository of `manifests`; with `registry_config`, sample-repo's registry.yaml too, so
-    the whole pipeline (as the CLI runs it) validates clean."""
+    """A config repository of `manifests` (targets: cluster); with `registry_config`, sample-repo's
+    registry.yaml too (targets: registry and cluster). `settings` is appended to mcp-gitops.yaml."""
     root.mkdir(parents=True, exist_ok=True)
     if registry_config:
         shutil.copy(ROOT / "sample-repo" / "registry.yaml", root / "registry.yaml")
+    targets = "[registry, cluster]" if registry_config else "[cluster]"
     (root / "mcp-gitops.yaml").write_text(
-        f"namespace: {namespace}\nprune:\n  cluster: {'true' if prune else 'false'}\n"
+        f"namespace: {namespace}\ntargets: {targets}\nprune:\n  cluster: {'true' if prune else 'false'}\n"
+        + settings
     )
     folder = root / "manifests"
     if folder.exists():
@@ -62,17 +69,14 @@ def load(root: Path, strict: bool = True) -> Any:
     from reconciler.source import open_source
 
     repo = load_repository(open_source(str(root)))
-    # These repositories hold manifests only (no registry config, which the cluster target never reads);
-    # warnings (a deprecated version, a reference to an object managed elsewhere) do not block apply.
-    manifest_findings = [
-        f for f in repo.findings if f.path.startswith("manifests/") and f.severity.value == "error"
-    ]
-    assert not (strict and manifest_findings), manifest_findings
+    # Warnings (a deprecated version, a reference to an object managed elsewhere) do not block apply.
+    errors = [f for f in repo.findings if f.severity.value == "error"]
+    assert not (strict and errors), errors
     return repo
 
 
 def options(kube: KubeCluster, **kwargs: Any) -> ClusterOptions:
-    return ClusterOptions(kubeconfig=str(kube.kubeconfig), context=kube.context, explicit=True, **kwargs)
+    return ClusterOptions(kubeconfig=str(kube.kubeconfig), context=kube.context, **kwargs)
 
 
 def plan_and_apply(kube: KubeCluster, root: Path, **kwargs: Any) -> tuple[Any, Any]:

@@ -75,7 +75,10 @@ def test_the_service_account_gets_nothing_more(tmp_path: Path, kube: Any, kube_n
     assert can("update", "coordination.k8s.io", "leases", "mcp-gitops-leader")
     assert not can("update", "coordination.k8s.io", "leases", "another-lease")
     assert not can("create", "apps", "deployments")
-    assert not can("get", "", "configmaps")
+    # the inventory ConfigMap: read and written, never listed or deleted
+    assert can("patch", "", "configmaps") and can("get", "", "configmaps")
+    assert not can("list", "", "configmaps") and not can("delete", "", "configmaps")
+    assert not can("get", "", "configmaps", namespace="default")
     assert not can("patch", "toolhive.stacklok.dev", "mcpservers", namespace="default")
 
 
@@ -91,6 +94,7 @@ def test_the_role_is_enough_to_reconcile_and_lead(
     args = [
         str(remote.bare), "--database-url", pg_url, "--state-dir", str(tmp_path / "state"),
         "--listen", f"127.0.0.1:{port}", "--kubeconfig", str(kubeconfig), "--context", kube.context,
+        "--target", "registry", "--target", "cluster",
         "--leader-election", "lease", "--lease-namespace", kube_namespace, "--retry-period", "0.5s",
     ]  # fmt: skip
     with log.open("wb") as out:

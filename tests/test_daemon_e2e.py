@@ -101,6 +101,11 @@ def status_of(port: int) -> dict[str, Any]:
     return dict(json.loads(body))
 
 
+def last_targets(status: dict[str, Any]) -> dict[str, Any]:
+    """Per target, as the last cycle that reached the targets left them (skipped cycles have none)."""
+    return dict(next((h["targets"] for h in status["history"] if h["targets"]), {}))
+
+
 def push_webhook(port: int, revision: str, branch: str = "main") -> int:
     body = json.dumps({"ref": f"refs/heads/{branch}", "after": revision}).encode()
     headers = {
@@ -221,7 +226,10 @@ def test_pushed_claims_and_replicas_reach_both_targets_within_5_s(
     from kubernetes import client
 
     remote = GitRemote(tmp_path, namespace=kube_namespace)
-    cluster = ["--kubeconfig", str(kube.kubeconfig), "--context", kube.context, "--leader-election", "none"]
+    cluster = [
+        *("--target", "registry", "--target", "cluster"),
+        *("--kubeconfig", str(kube.kubeconfig), "--context", kube.context, "--leader-election", "none"),
+    ]
     daemon = start(processes, tmp_path, "d1", remote, pg_url, *cluster)
     assert daemon.wait_cycles(1)["lastOutcome"] == "applied"
     objects = client.CustomObjectsApi(kube.api_client)
@@ -257,9 +265,99 @@ def test_pushed_claims_and_replicas_reach_both_targets_within_5_s(
     totals = [s for s in families["mcp_gitops_reconcile"].samples if s.name == "mcp_gitops_reconcile_total"]
     assert {s.labels["outcome"]: s.value for s in totals}["applied"] >= 2
     assert families["mcp_gitops_last_applied_revision_info"].samples[0].labels["revision"] == revision
-    assert families["mcp_gitops_cluster_objects_managed"].samples[0].value == 3
-    assert families["mcp_gitops_registry_entries_managed"].samples[0].value == 7
+    managed = {s.labels["target"]: s.value for s in families["mcp_gitops_target_managed"].samples}
+    assert managed == {"cluster": 3, "registry": 7}
+    ok = {s.labels["target"]: s.value for s in families["mcp_gitops_target_ok"].samples}
+    assert ok == {"cluster": 1, "registry": 1}
+    assert last_targets(status)["cluster"]["outcome"] in ("applied", "unchanged")
     assert families["mcp_gitops_reconcile_duration_seconds"].type == "histogram"
+    assert daemon.stop() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.kube
+def test_kubectl_scale_is_taken_back_at_resync_and_a_registry_change_still_applies(
+    tmp_path: Path, processes: list[DaemonProcess], pg_url: str, kube: Any, kube_namespace: str
+) -> None:
+    """A manual `kubectl scale` of a managed MCPServer is drift: the next resync takes the field back
+    (the default `conflicts: force`), and a registry change pushed meanwhile is applied in the same cycle;
+    with `--conflicts skip` it is reported per target instead and the registry change still lands."""
+    from kubernetes import client
+
+    remote = GitRemote(tmp_path, namespace=kube_namespace)
+    flags = [
+        *("--target", "registry", "--target", "cluster", "--leader-election", "none", "--no-watch"),
+        *("--kubeconfig", str(kube.kubeconfig), "--context", kube.context, "--resync-interval", "1s"),
+        *("--interval", "1s"),
+    ]
+    objects = client.CustomObjectsApi(kube.api_client)
+
+    def replicas() -> Any:
+        server: Any = objects.get_namespaced_custom_object(
+            "toolhive.stacklok.dev", "v1beta1", kube_namespace, "mcpservers", "weather"
+        )
+        return server["spec"]["replicas"]
+
+    def scale(to: int) -> None:
+        objects.patch_namespaced_custom_object(
+            "toolhive.stacklok.dev",
+            "v1beta1",
+            kube_namespace,
+            "mcpservers",
+            "weather",
+            {"spec": {"replicas": to}},
+            field_manager="kubectl-scale",
+        )
+
+    skipping = start(processes, tmp_path, "skip", remote, pg_url, *flags, "--conflicts", "skip")
+    assert skipping.wait_cycles(1)["lastOutcome"] == "applied"
+    scale(9)
+    remote.edit("entries/io.github.acme/fetch-1.0.0.yaml", "team: platform", "team: tools")
+    remote.commit("new team")
+    wait_for(lambda: fetch_claims(pg_url) == {"org": "acme", "team": "tools"}, 20, "the registry change")
+    status = wait_for(
+        lambda: (s := skipping.status()) and last_targets(s).get("cluster", {}).get("drift") and s,
+        30,
+        "the drift to be reported",
+    )
+    assert replicas() == 9  # reported, not taken back
+    assert last_targets(status)["registry"]["outcome"] in ("applied", "unchanged")
+    families = {
+        f.name: f for f in text_string_to_metric_families(http(skipping.port, "/metrics")[1].decode())
+    }
+    drift = {s.labels["target"]: s.value for s in families["mcp_gitops_target_drift"].samples}
+    assert drift["cluster"] >= 1
+    assert skipping.stop() == 0
+
+    forcing = start(processes, tmp_path, "force", remote, pg_url, *flags)
+    wait_for(lambda: replicas() == 2, 20, "the resync to take spec.replicas back")
+    scale(5)
+    remote.edit("entries/io.github.acme/fetch-1.0.0.yaml", "team: tools", "team: platform")
+    remote.commit("old team")
+    wait_for(
+        lambda: replicas() == 2 and fetch_claims(pg_url) == {"org": "acme", "team": "platform"},
+        20,
+        "both the scale taken back and the registry change applied",
+    )
+    assert forcing.stop() == 0
+
+
+@pytest.mark.postgres
+def test_an_unreachable_database_makes_readyz_false_and_status_says_why(
+    tmp_path: Path, processes: list[DaemonProcess], pg_url: str
+) -> None:
+    remote = GitRemote(tmp_path)
+    unreachable = "postgresql://nobody@127.0.0.1:1/none"
+    flags = ["--target", "registry", "--leader-election", "none", "--retry-base", "0.2s"]
+    daemon = start(processes, tmp_path, "d1", remote, unreachable, *flags)
+    status = daemon.wait_cycles(1)
+    assert status["lastOutcome"] == "failed"
+    target = last_targets(status)["registry"]
+    assert target["outcome"] == "failed" and target["reason"] == "Unreachable"
+    assert "127.0.0.1:1" in target["message"]
+    assert "cannot connect" in status["targets"]["registry"]
+    code, body = http(daemon.port, "/readyz")
+    assert code == 503 and b"registry" in body
     assert daemon.stop() == 0
 
 

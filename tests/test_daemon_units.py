@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,10 @@ from reconciler.daemon.gitsync import LocalFolder, is_remote
 from reconciler.daemon.logs import JsonFormatter, add_secret, redact_url
 from reconciler.daemon.metrics import DaemonMetrics
 from reconciler.daemon.status import APPLIED, INVALID, UNCHANGED, CycleRecord, StatusBoard
-from reconciler.daemon.steps import Applied
+from reconciler.findings import Finding
+from reconciler.reconcile import ReconcileStage, TargetOptions
+from reconciler.repository import Repository
+from reconciler.targets import TargetError
 
 SECRET = b"It's a Secret to Everybody"
 
@@ -91,13 +95,13 @@ def test_retry_retries_transient_failures_only() -> None:
         )
 
 
-def test_transient_failures_are_told_apart_from_permanent_ones() -> None:
-    from reconciler.targets import TargetError
-
-    assert is_transient(TargetError("cannot connect to test on 127.0.0.1:1 (from --database-url): refused"))
-    assert is_transient(TargetError("cannot reach the cluster at https://x: timed out"))
+def test_transient_failures_are_told_apart_by_type_and_flag_never_by_message() -> None:
+    assert is_transient(TargetError("cannot connect to test: refused", retryable=True, reason="Unreachable"))
     assert is_transient(ConnectionRefusedError())
-    assert not is_transient(TargetError("the database URL from --database-url embeds a password"))
+    assert is_transient(TransientError("git fetch failed"))
+    # A message that reads like a timeout (a file named timeout-proxy.yaml) is not a retry reason.
+    assert not is_transient(TargetError("manifests/timeout-proxy.yaml: connection refused, timed out"))
+    assert not is_transient(ValueError("timeout"))
 
 
 def test_urls_and_secrets_never_reach_the_logs() -> None:
@@ -166,6 +170,42 @@ def test_metrics_exposition_parses() -> None:
 # --- the cycle, with fake targets (the pipeline is real; it runs on this thread) ----------------------
 
 
+@dataclass
+class FakePlan:
+    revision: str | None
+    target: str = "registry"
+    has_changes: bool = True
+    destination: str = "fake"
+    managed: int = 1
+
+    def findings(self) -> list[Finding]:
+        return []
+
+    def differences(self) -> list[Finding]:
+        return []
+
+    def to_json(self) -> dict[str, object]:
+        return {}
+
+    def render_text(self) -> str:
+        return ""
+
+
+@dataclass
+class FakeResult:
+    target: str = "registry"
+    changed: bool = True
+
+    def summary(self) -> dict[str, object]:
+        return {"outcome": "applied"}
+
+    def to_json(self) -> dict[str, object]:
+        return {}
+
+    def render_text(self) -> str:
+        return ""
+
+
 class FakeTarget:
     """A target that records what it was asked to do, optionally failing the first few applies."""
 
@@ -174,19 +214,17 @@ class FakeTarget:
         self.failures = list(failures or [])
         self.applied: list[str | None] = []
 
-    def plan(self, repo: object) -> object:
-        return getattr(repo, "revision", None)
+    def plan(self, repo: Repository, options: object) -> FakePlan:
+        return FakePlan(repo.revision)
 
-    def apply(self, plan: object, hook: object) -> Applied:
+    def apply(self, plan: object, options: object, hook: object = None) -> FakeResult:
         if self.failures:
             raise self.failures.pop(0)
-        self.applied.append(plan if isinstance(plan, str) else None)
-        return Applied(True, {})
+        assert isinstance(plan, FakePlan)
+        self.applied.append(plan.revision)
+        return FakeResult()
 
-    def managed(self, plan: object) -> int:
-        return 1
-
-    def probe(self) -> str | None:
+    def probe(self, options: object) -> str | None:
         return None
 
     def close(self) -> None:
@@ -201,7 +239,7 @@ def _cycle(
     settings = CycleSettings(step_attempts=3, step_backoff=Backoff(base=0.01, cap=0.02))
     return Cycle(
         LocalFolder(folder),
-        [target],
+        ReconcileStage([target.name], TargetOptions(), targets={target.name: target}),
         None,
         StatusBoard(str(folder)),
         DaemonMetrics(),
@@ -212,20 +250,23 @@ def _cycle(
 
 
 def test_transient_apply_failures_are_retried_within_the_cycle(repo_copy: Path) -> None:
-    from reconciler.targets import TargetError
-
-    target = FakeTarget(failures=[TargetError("cannot connect to db: refused"), TargetError("timed out")])
+    target = FakeTarget(
+        failures=[
+            TargetError("cannot connect to db: refused", retryable=True),
+            TargetError("lock", retryable=True, reason="LockTimeout"),
+        ]
+    )
     record = _cycle(repo_copy, target).run("test")
     assert record.outcome == APPLIED
     assert len(target.applied) == 1
 
 
 def test_a_permanent_failure_fails_the_cycle_without_retrying(repo_copy: Path) -> None:
-    from reconciler.targets import TargetError
-
-    target = FakeTarget(failures=[TargetError("the database holds a foreign schema")])
+    target = FakeTarget(failures=[TargetError("the database holds a foreign schema", reason="SchemaForeign")])
     record = _cycle(repo_copy, target).run("test")
-    assert (record.outcome, record.reason) == ("failed", "ApplyFailed")
+    assert (record.outcome, record.reason) == ("failed", "SchemaForeign")
+    assert record.targets["registry"]["outcome"] == "failed"
+    assert "foreign schema" in record.targets["registry"]["message"]
     assert target.failures == [] and target.applied == []
 
 
@@ -284,3 +325,47 @@ def test_git_credentials_reach_git_through_askpass_and_never_the_messages(tmp_pa
         [helper, "Username for 'https://127.0.0.1:9': "], env=env, capture_output=True, text=True
     )
     assert user.stdout == "x-access-token"
+
+
+def _two_target_cycle(folder: Path, registry: FakeTarget, cluster: FakeTarget) -> Cycle:
+    from reconciler.daemon.backoff import Backoff
+
+    stage = ReconcileStage(
+        ["registry", "cluster"], TargetOptions(), targets={"registry": registry, "cluster": cluster}
+    )
+    settings = CycleSettings(step_attempts=2, step_backoff=Backoff(base=0.01, cap=0.02), resync_interval=0)
+    return Cycle(
+        LocalFolder(folder),
+        stage,
+        None,
+        StatusBoard(str(folder)),
+        DaemonMetrics(),
+        threading.Event(),
+        lambda: True,
+        settings,
+    )
+
+
+def test_a_failing_target_does_not_hold_back_the_others_and_the_reason_is_current(repo_copy: Path) -> None:
+    unreachable = TargetError("cannot connect to db: refused", retryable=True, reason="Unreachable")
+    registry = FakeTarget("registry", failures=[unreachable, unreachable])
+    cluster = FakeTarget("cluster")
+    cycle = _two_target_cycle(repo_copy, registry, cluster)
+
+    first = cycle.run("test")
+    assert first.outcome == "failed" and first.reason == "Unreachable"
+    assert first.targets["registry"]["outcome"] == "failed"
+    assert first.targets["cluster"]["outcome"] == "applied" and cluster.applied  # isolated
+    ready, why = cycle.status.readiness()
+    assert not ready and "registry: cannot connect to db" in why
+
+    registry.failures = [TargetError("the database holds a foreign schema", reason="SchemaForeign")]
+    second = cycle.run("test")
+    assert (second.outcome, second.reason) == ("failed", "SchemaForeign")
+    assert "foreign schema" in second.targets["registry"]["message"]
+    assert "cannot connect" not in second.message  # this cycle's reason, not the last one's
+    assert cycle.status.readiness()[0]  # reachable now, even if refused
+
+    third = cycle.run("test")
+    assert third.outcome == "applied" and registry.applied
+    assert cycle.status.to_json()["conditions"][0]["reason"] == "ReconciliationSucceeded"

@@ -70,9 +70,12 @@ def test_nothing_is_set_for_skipped_aborted_or_folder_cycles_and_refusals_are_lo
 
 def test_the_cycle_calls_the_hook_with_its_record(repo_copy: Path) -> None:
     seen: list[CycleRecord] = []
+    from reconciler.reconcile import ReconcileStage, TargetOptions
+    from tests.test_daemon_units import FakeTarget
+
     cycle = Cycle(
         LocalFolder(repo_copy),
-        [],
+        ReconcileStage(["registry"], TargetOptions(), targets={"registry": FakeTarget()}),
         None,
         StatusBoard(str(repo_copy)),
         DaemonMetrics(),

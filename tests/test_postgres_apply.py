@@ -9,8 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from reconciler.targets import TargetOptions
-from reconciler.targets.postgres import RegistryInput, RegistryTarget
+from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget
 from reconciler.targets.postgres.errors import ApplyError, LiveStateError, SchemaStateError
 from reconciler.targets.postgres.schema import REGISTRY_TABLES
 from reconciler.targets.postgres.target import RegistryResult
@@ -58,12 +57,12 @@ def inp(
 
 def apply(url: str, data: RegistryInput, **options: Any) -> RegistryResult:
     target = RegistryTarget()
-    opts = TargetOptions(database_url=url, **options)
+    opts = RegistryOptions(database_url=url, **options)
     return target.apply(target.plan(data, opts), opts)
 
 
 def plan_json(url: str, data: RegistryInput, **options: Any) -> dict[str, Any]:
-    return RegistryTarget().plan(data, TargetOptions(database_url=url, **options)).to_json()
+    return RegistryTarget().plan(data, RegistryOptions(database_url=url, **options)).to_json()
 
 
 def snapshot(conn: Any, tables: tuple[str, ...] = REGISTRY_TABLES + BOOKKEEPING_TABLES) -> dict[str, Any]:
@@ -212,7 +211,7 @@ def test_changing_claims_is_one_update_called_out_in_the_plan(pg_url: str, pg_co
             "path": "entries/alpha-1.0.0.yaml",
         }
     ]
-    text = RegistryTarget().plan(inp(changed), TargetOptions(database_url=pg_url)).render_text()
+    text = RegistryTarget().plan(inp(changed), RegistryOptions(database_url=pg_url)).render_text()
     assert "CLAIMS" in text and '"team":["platform"]' in text
     result = apply(pg_url, inp(changed))
     assert (result.counts.created, result.counts.updated, result.counts.deleted) == (0, 1, 0)
@@ -328,7 +327,8 @@ def test_rows_published_by_others_survive_prune(pg_url: str, pg_conn: Any) -> No
     # an entry name someone else owns is not taken over
     with pytest.raises(LiveStateError, match=r"io\.github\.other/gamma"):
         RegistryTarget().plan(
-            inp(entries((B, "0.1.0"), ("io.github.other/gamma", "2.0.0"))), TargetOptions(database_url=pg_url)
+            inp(entries((B, "0.1.0"), ("io.github.other/gamma", "2.0.0"))),
+            RegistryOptions(database_url=pg_url),
         )
 
 
@@ -364,7 +364,7 @@ def test_connection_killed_mid_apply_leaves_the_database_unchanged(
             _terminate_apply(pg_url)
 
     target = RegistryTarget()
-    opts = TargetOptions(database_url=pg_url, prune=True)
+    opts = RegistryOptions(database_url=pg_url, prune=True)
     with pytest.raises(ApplyError, match="rolled back"):
         target.apply(target.plan(inp(changed[1:]), opts), opts, hook=hook)
     assert snapshot(pg_conn) == before
@@ -372,7 +372,7 @@ def test_connection_killed_mid_apply_leaves_the_database_unchanged(
 
 def test_connection_killed_during_first_apply_leaves_the_database_empty(pg_url: str, pg_conn: Any) -> None:
     target = RegistryTarget()
-    opts = TargetOptions(database_url=pg_url)
+    opts = RegistryOptions(database_url=pg_url)
 
     def hook(at: str) -> None:
         if at == "versions":
@@ -404,7 +404,7 @@ def test_two_concurrent_applies_serialize(pg_url: str, pg_conn: Any) -> None:
 
     def first() -> None:
         target = RegistryTarget()
-        opts = TargetOptions(database_url=pg_url)
+        opts = RegistryOptions(database_url=pg_url)
         results["first"] = target.apply(target.plan(changed, opts), opts, hook=slow)
         events.append("first committed")
 
@@ -413,12 +413,12 @@ def test_two_concurrent_applies_serialize(pg_url: str, pg_conn: Any) -> None:
     assert holding.wait(10)
     # planned while the first still holds the lock: the plan says "update"...
     target = RegistryTarget()
-    opts = TargetOptions(database_url=pg_url, lock_timeout=10)
+    opts = RegistryOptions(database_url=pg_url, lock_timeout=10)
     stale = target.plan(changed, opts)
     assert stale.has_changes
     # ...a third applier that will not wait fails cleanly, writing nothing
     with pytest.raises(ApplyError, match="another mcp-gitops apply holds the lock"):
-        target.apply(stale, TargetOptions(database_url=pg_url, lock_timeout=0.1))
+        target.apply(stale, RegistryOptions(database_url=pg_url, lock_timeout=0.1))
     # ...and the second waits, then re-plans under the lock and finds nothing left to do.
     second = target.apply(stale, opts)
     events.append("second done")
@@ -447,7 +447,7 @@ def test_two_concurrent_applies_serialize(pg_url: str, pg_conn: Any) -> None:
 def test_foreign_schema_state_is_refused(pg_url: str, pg_conn: Any, setup: str, message: str) -> None:
     pg_conn.execute(setup)
     target = RegistryTarget()
-    opts = TargetOptions(database_url=pg_url)
+    opts = RegistryOptions(database_url=pg_url)
     with pytest.raises(SchemaStateError, match=message):
         target.plan(inp(TWO), opts)
     # apply checks again under the lock, and still writes nothing
@@ -486,7 +486,7 @@ def test_a_second_managed_source_in_the_database_is_refused(pg_url: str, pg_conn
     )
     before = snapshot(pg_conn)
     with pytest.raises(LiveStateError, match="'api-made'"):
-        RegistryTarget().plan(inp(TWO), TargetOptions(database_url=pg_url))
+        RegistryTarget().plan(inp(TWO), RegistryOptions(database_url=pg_url))
     from reconciler.targets.postgres.connection import resolve_target
     from reconciler.targets.postgres.desired import build_desired
     from reconciler.targets.postgres.planner import PlanOptions
@@ -527,7 +527,7 @@ def test_one_changed_entry_among_many_rewrites_one_version(pg_url: str, pg_conn:
     reordered = [
         (p, {"server": dict(reversed(list(d["server"].items()))), "claims": d["claims"]}) for p, d in edited
     ]
-    assert not RegistryTarget().plan(inp(reordered), TargetOptions(database_url=pg_url)).has_changes
+    assert not RegistryTarget().plan(inp(reordered), RegistryOptions(database_url=pg_url)).has_changes
 
 
 def test_versions_deleted_by_someone_else_are_recreated(pg_url: str, pg_conn: Any) -> None:

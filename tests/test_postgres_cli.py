@@ -11,8 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.commands import plan_apply
-from reconciler.targets.postgres import RegistryInput
 from tests.test_postgres_data import entries, registry_config
 
 pytestmark = pytest.mark.postgres
@@ -21,42 +19,44 @@ PASSWORD = "S3cr3t-Pa55-xyzzy"
 ITEMS = entries(("io.github.acme/alpha", "1.0.0"), ("io.github.acme/alpha", "1.1.0"))
 
 
+def write_registry_repo(root: Path, items: list[tuple[str, dict[str, Any]]] = ITEMS) -> Path:
+    """A repository the real pipeline validates clean: a registry config and entry files (JSON is YAML)."""
+    (root / "entries").mkdir(parents=True, exist_ok=True)
+    (root / "registry.yaml").write_text(json.dumps(registry_config()))
+    for path, data in items:
+        (root / path).write_text(json.dumps(data))
+    return root
+
+
 @pytest.fixture
-def repo_input(monkeypatch: pytest.MonkeyPatch) -> RegistryInput:
-    """Stand in for the validation pipeline: the commands get this repository, already validated."""
-    data = RegistryInput(registry_config(), ITEMS)
-    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds: data)
-    return data
+def repo_input(tmp_path: Path) -> Path:
+    return write_registry_repo(tmp_path)
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def test_plan_and_apply_exit_codes_and_formats(
-    pg_url: str, repo_input: RegistryInput, tmp_path: Path
-) -> None:
+def test_plan_and_apply_exit_codes_and_formats(pg_url: str, repo_input: Path, tmp_path: Path) -> None:
     first = run("plan", str(tmp_path), "--target", "registry", "--database-url", pg_url)
     assert first.exit_code == 1, first.output
     assert "+ version  io.github.acme/alpha@1.1.0" in first.output
 
     as_json = run("plan", str(tmp_path), "--database-url", pg_url, "--format", "json")
     assert as_json.exit_code == 1
-    plans = json.loads(as_json.output)["plans"]
+    plans = json.loads(as_json.stdout)["plans"]
     assert plans[0]["target"] == "registry" and plans[0]["summary"]["created"] > 0
 
     applied = run("apply", str(tmp_path), "--database-url", pg_url, "--format", "json")
     assert applied.exit_code == 0, applied.output
-    assert json.loads(applied.output)["results"][0]["outcome"] == "applied"
+    assert json.loads(applied.stdout)["results"][0]["outcome"] == "applied"
 
     again = run("plan", str(tmp_path), "--database-url", pg_url)
     assert again.exit_code == 0 and "no changes" in again.output
     assert run("apply", str(tmp_path), "--database-url", pg_url).exit_code == 0
 
 
-def test_errors_exit_2_with_a_message(
-    pg_url: str, pg_conn: Any, repo_input: RegistryInput, tmp_path: Path
-) -> None:
+def test_errors_exit_2_with_a_message(pg_url: str, pg_conn: Any, repo_input: Path, tmp_path: Path) -> None:
     pg_conn.execute(
         "CREATE TABLE schema_migrations (version bigint, dirty boolean);"
         " INSERT INTO schema_migrations VALUES (19, false)"
@@ -67,7 +67,7 @@ def test_errors_exit_2_with_a_message(
 
 
 def test_the_password_is_never_printed(
-    pg_url: str, repo_input: RegistryInput, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pg_url: str, repo_input: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     env = {"THV_REGISTRY_DATABASE_PASSWORD": PASSWORD, "MCP_GITOPS_DATABASE_PASSWORD": PASSWORD}
@@ -105,3 +105,69 @@ def test_apply_refuses_when_validation_has_errors(monkeypatch: pytest.MonkeyPatc
     result = run("apply", str(tmp_path), "--database-url", "host=127.0.0.1 port=1")
     assert result.exit_code == 2  # a refusal, not "changes pending"
     assert "validation has errors" in result.output and "broken" in result.output
+
+
+def test_a_lock_held_by_another_session_is_given_up_after_the_bound(pg_url: str, tmp_path: Path) -> None:
+    import time
+
+    import psycopg
+
+    from reconciler.targets.postgres.target import LOCK_KEY
+
+    repo = write_registry_repo(tmp_path / "repo")
+    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+    write_registry_repo(repo, entries(("io.github.acme/alpha", "1.2.0")))
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("LOCK TABLE registry_entry IN ACCESS EXCLUSIVE MODE")  # held until rollback
+        started = time.monotonic()
+        result = run("apply", str(repo), "--database-url", pg_url, "--lock-timeout", "1")
+        elapsed = time.monotonic() - started
+        assert result.exit_code == 2, result.output
+        assert elapsed < 15
+        assert "lock another session holds" in result.output and "advisory lock released" in result.output
+        # The advisory lock went with the rolled-back transaction: another apply may take it at once.
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            assert other.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]
+        holder.rollback()
+    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+
+
+def test_drift_finds_a_row_changed_behind_our_back(pg_url: str, pg_conn: Any, tmp_path: Path) -> None:
+    repo = write_registry_repo(tmp_path / "repo")
+    assert run("drift", str(repo), "--database-url", pg_url).exit_code == 1  # nothing applied yet
+    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+    clean = run("drift", str(repo), "--database-url", pg_url)
+    assert clean.exit_code == 0, clean.output
+    # someone edits claims through the registry server's API (here: straight in its table)
+    pg_conn.execute(
+        "UPDATE registry_entry SET claims = '{\"org\": \"evil\"}' WHERE name = 'io.github.acme/alpha'"
+    )
+    drifted = run("drift", str(repo), "--database-url", pg_url, "--format", "json")
+    assert drifted.exit_code == 1, drifted.output
+    document = json.loads(drifted.stdout)
+    assert document["drift"] == {"registry": 1}
+    assert [f["rule"] for f in document["findings"]] == ["drift"]
+    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+    assert run("drift", str(repo), "--database-url", pg_url).exit_code == 0
+
+
+def test_a_second_repository_never_writes_the_first_ones_managed_source(
+    pg_url: str, pg_conn: Any, tmp_path: Path
+) -> None:
+    first = write_registry_repo(tmp_path / "first")
+    (first / "mcp-gitops.yaml").write_text("ownership:\n  identity: github.com/acme/first\n")
+    second = write_registry_repo(tmp_path / "second", entries(("io.github.acme/beta", "1.0.0")))
+    (second / "mcp-gitops.yaml").write_text(
+        "ownership:\n  identity: github.com/acme/second\nprune:\n  registry: true\n"
+    )
+    assert run("apply", str(first), "--database-url", pg_url).exit_code == 0
+    before = pg_conn.execute("SELECT name FROM registry_entry ORDER BY name").fetchall()
+
+    for command in ("plan", "apply", "drift"):
+        result = run(command, str(second), "--database-url", pg_url, "--format", "json")
+        assert result.exit_code == 2, result.output
+        (finding,) = json.loads(result.stdout)["findings"]
+        assert (finding["rule"], finding["path"], finding["line"]) == ("target-failed", "registry.yaml", 1)
+        assert "written by another repository (github.com/acme/first)" in finding["message"]
+    assert pg_conn.execute("SELECT name FROM registry_entry ORDER BY name").fetchall() == before
+    assert run("plan", str(first), "--database-url", pg_url).exit_code == 0

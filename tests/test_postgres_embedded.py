@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.targets import TargetOptions
-from reconciler.targets.postgres import RegistryInput, RegistryTarget, embedded
+from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget, embedded
 from tests.test_postgres_data import entries, registry_config
 
 
@@ -36,7 +35,7 @@ def test_apply_without_a_database_uses_a_reusable_embedded_server(
         monkeypatch.delenv(name, raising=False)
     state = tmp_path / "state"
     data = RegistryInput(registry_config(), entries(("io.github.acme/alpha", "1.0.0")))
-    options = TargetOptions(state_dir=state)
+    options = RegistryOptions(state_dir=state)
     target = RegistryTarget()
     try:
         plan = target.plan(data, options)

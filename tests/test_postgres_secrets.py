@@ -19,12 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.commands import plan_apply
-from reconciler.targets.postgres import RegistryInput
 from reconciler.targets.postgres.connection import connect, resolve_target
 from reconciler.targets.postgres.errors import ConnectionConfigError
 from tests.harness.services import unavailable
-from tests.test_postgres_data import entries, registry_config
+from tests.test_postgres_data import entries
 
 pytestmark = pytest.mark.postgres
 
@@ -127,8 +125,9 @@ def test_password_from_environment_file_and_pgpass(
 def test_commands_print_no_password(
     scram_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    data = RegistryInput(registry_config(), entries(("io.github.acme/alpha", "1.0.0")))
-    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds: data)
+    from tests.test_postgres_cli import write_registry_repo
+
+    write_registry_repo(tmp_path, entries(("io.github.acme/alpha", "1.0.0")))
     runner = CliRunner()
     outputs = []
     for password, args in [

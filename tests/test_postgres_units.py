@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from reconciler.targets import TargetError, select
 from reconciler.targets.postgres.connection import (
     Secret,
     default_state_dir,
@@ -135,8 +134,11 @@ def test_secret_never_prints() -> None:
     assert secret.scrub("x hunter2 y") == "x *** y"
 
 
-def test_target_selection() -> None:
-    assert select("registry") == ["registry"]
-    assert "registry" in select("all")
-    with pytest.raises(TargetError):
-        select("nope")
+def test_target_selection_is_explicit() -> None:
+    from reconciler.reconcile import selected_targets
+    from reconciler.settings import Settings
+
+    assert selected_targets(Settings()) == ["registry"]  # never the cluster because KUBECONFIG is set
+    assert selected_targets(Settings(targets=["cluster"])) == ["cluster"]
+    assert selected_targets(Settings(targets=["cluster", "registry"])) == ["registry", "cluster"]
+    assert selected_targets(Settings(targets=["registry"]), ["cluster"]) == ["cluster"]

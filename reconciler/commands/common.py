@@ -10,25 +10,13 @@ from typing import Any, NoReturn
 
 import click
 
+from reconciler import secrets
+
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-# Passwords the commands may hold in their environment; `scrub` keeps them off the terminal.
-SECRET_ENVS = (
-    "THV_REGISTRY_DATABASE_PASSWORD",
-    "MCP_GITOPS_DATABASE_PASSWORD",
-    "MCP_GITOPS_REDIS_PASSWORD",
-    "THV_SESSION_REDIS_PASSWORD",
-)
-
-
-def scrub(text: str) -> str:
-    """Last line of defence: no password from the environment reaches the terminal."""
-    for name in SECRET_ENVS:
-        value = os.environ.get(name)
-        if value:
-            text = text.replace(value, "***")
-    return text
+# Every output goes through the one scrubber (reconciler/secrets.py).
+scrub = secrets.scrub
 
 
 def fail(message: str) -> NoReturn:

@@ -1,18 +1,18 @@
-"""`mcp-gitops plan` and `mcp-gitops apply`: validate, then compare with (and bring in line) each target.
+"""`mcp-gitops plan` and `mcp-gitops apply` (and the helpers `drift` shares): validate, then one call into the
+reconcile stage (reconciler/reconcile/), then print in the chosen format and exit.
 
-The commands only parse options, run the pipeline and print; the targets (reconciler/targets/) do the
-work. Exit codes: plan 0 no changes, 1 changes; apply 0 applied (or nothing to do); both 2 when
-validation has errors (nothing is read from or written to a target then) or on a tool error.
+Exit codes: plan 0 no changes, 1 changes; apply 0 applied (or nothing to do); drift 0 none, 1 drift;
+all 2 when validation has errors (nothing is read from or written to a target then), or when a target
+failed or its plan was refused (the other targets still ran).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -22,7 +22,6 @@ from reconciler.commands.common import (
     EXIT_OK,
     crd_choice,
     crd_options,
-    fail,
     repo_argument,
     rev_options,
     scrub,
@@ -30,40 +29,32 @@ from reconciler.commands.common import (
 )
 from reconciler.commands.operator import install_trust, operator_options
 from reconciler.findings import printable
-from reconciler.targets import ALL, TargetError, TargetOptions, TargetPlan, load_target, select, target_names
+from reconciler.report import FORMATS
+from reconciler.targets import target_names
 
-
-def _fail_with_details(fmt: str, exc: TargetError) -> NoReturn:
-    """Exit 2; a target error that carries its plan or result (a failed dry run, a conflict, a wait
-    that timed out) prints it first, so the reasons per object are not lost."""
-    details = getattr(exc, "plan", None) or getattr(exc, "result", None)
-    if details is not None:
-        click.echo(
-            scrub(
-                json.dumps(details.to_json(), indent=2, default=str)
-                if fmt == "json"
-                else details.render_text()
-            )
-        )
-    fail(str(exc))
+if TYPE_CHECKING:
+    from reconciler.findings import Report
+    from reconciler.pipeline import Validation
+    from reconciler.reconcile import ReconcileStage, Reconciliation, TargetRun
+    from reconciler.rules import RuleInfo
+    from reconciler.targets import TargetPlan, TargetResult
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--target",
-            "target_name",
-            type=click.Choice([*target_names(), ALL]),
-            default=ALL,
-            show_default=True,
-            help="Which target to plan/apply.",
+            "targets",
+            type=click.Choice(target_names()),
+            multiple=True,
+            help="A target to reconcile (repeatable). Default: `targets:` in mcp-gitops.yaml, else registry.",
         ),
         click.option(
             "-o",
             "--output",
             "--format",
             "fmt",
-            type=click.Choice(["text", "json"]),
+            type=click.Choice(sorted(FORMATS)),
             default="text",
             show_default=True,
         ),
@@ -77,7 +68,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--embedded",
             is_flag=True,
-            default=None,
+            default=False,
             help="Use the embedded PostgreSQL even if $MCP_GITOPS_DATABASE_URL or mcp-gitops.yaml names a "
             "database (quick start).",
         ),
@@ -97,8 +88,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--prune/--no-prune",
             default=None,
-            help="Delete what mcp-gitops created that left the repository (default: prune.<target> "
-            "in mcp-gitops.yaml).",
+            help="Delete what this repository created that left it (default: prune.<target> in "
+            "mcp-gitops.yaml).",
         ),
         click.option(
             "--allow-empty",
@@ -107,17 +98,40 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "manifests (cluster).",
         ),
         click.option(
+            "--lock-timeout",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for another apply's lock, then for any row or table lock.",
+        ),
+        click.option(
+            "--statement-timeout",
+            type=float,
+            default=300.0,
+            show_default=True,
+            help="Seconds one database statement may run.",
+        ),
+        click.option(
             "--kubeconfig",
             default=None,
             type=click.Path(dir_okay=False),
-            help="Cluster credentials (else $KUBECONFIG, the in-cluster service account, or with "
-            "--target cluster ~/.kube/config). No cluster: the cluster target is skipped.",
+            help="Cluster credentials (else $KUBECONFIG, the in-cluster service account, ~/.kube/config); "
+            "used only when the cluster target is selected.",
         ),
         click.option("--context", default=None, help="kubeconfig context to use."),
         click.option(
-            "--force-conflicts",
-            is_flag=True,
-            help="Take over fields another field manager owns (an HPA's replicas, a kubectl scale).",
+            "--conflicts",
+            type=click.Choice(["force", "skip"]),
+            default=None,
+            help="A field another field manager owns: take it over, or report it and skip that object "
+            "(default: cluster.conflicts in mcp-gitops.yaml, else force).",
+        ),
+        click.option(
+            "--request-timeout",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Seconds one Kubernetes API request may take.",
         ),
     ]
     for option in reversed(options):
@@ -125,79 +139,115 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return operator_options(database=True, redis=False)(func)
 
 
-def _validated_repo(repo: str, rev: str | None, crds: Any) -> Any:
+def validated(repo: str, rev: str | None, fmt: str, opts: dict[str, Any]) -> Validation:
+    """Validation as `validate` does it, with the CRDs `--crds`/`--crds-from-cluster` name (their
+    options are taken out of `opts`)."""
     from reconciler import pipeline
     from reconciler.findings import Severity
-    from reconciler.report import ReportContext, renderer
     from reconciler.source import open_source
 
     with tool_errors():
         source = open_source(repo, rev)
+        crds = crd_choice(
+            opts.pop("crds"), opts.pop("crds_from_cluster"), opts.get("kubeconfig"), opts.get("context")
+        )
         result = pipeline.validate(source, crds=crds)
     if result.report.fails(Severity("error")):
-        context = ReportContext(rules=result.rules, root="", revision=source.revision)
-        click.echo(renderer("text")(result.report, context), nl=False, err=True)
+        shown = "text" if fmt == "json" else fmt
+        _render_findings(result.report, result.rules, shown, repo, err=fmt == "text")
         # 2, not 1: for `plan`, 1 means "changes pending", and a refusal must not read as that.
-        click.echo("mcp-gitops: validation has errors; nothing was planned or applied", err=True)
-        click.get_current_context().exit(EXIT_ERROR)
-    return result.repo
-
-
-def _options(**kwargs: Any) -> TargetOptions:
-    return TargetOptions(**{k: v for k, v in kwargs.items() if v is not None or k == "prune"})
-
-
-def _plans(
-    repo_path: str, rev: str | None, target_name: str, options: TargetOptions, crds: Any
-) -> list[tuple[Any, TargetPlan]]:
-    repo = _validated_repo(repo_path, rev, crds)
+        finish(EXIT_ERROR, "validation has errors; nothing was planned or applied")
     # The parsed repository lives until exit: keep the collector from re-scanning it on every
     # allocation burst while planning (10,000 entries: tens of milliseconds per full collection).
     gc.freeze()
-    # A target named on the command line must reach its system; through `all` it may be skipped.
-    options = dataclasses.replace(options, explicit=target_name != ALL)
-    # Loading a target first checks that its extra is installed.
-    targets = [load_target(name) for name in select(target_name)]
-    if any(target.name == "registry" for target in targets):
-        _check_destination(repo, repo_path, options)
-    return [(t, t.plan(_input_for(t.name, repo, repo_path), options)) for t in targets]
+    return result
 
 
-def _check_destination(repo: Any, repo_path: str, options: TargetOptions) -> None:
-    """Before any target runs: a database the repository chose but the operator did not allow is
-    refused here, naming the file and line that chose it."""
-    from reconciler.repository import Repository
-    from reconciler.targets.postgres import RegistryInput
-    from reconciler.targets.postgres.connection import locator, resolve_target
+def make_stage(validation: Validation, opts: dict[str, Any], *, read_live: bool) -> ReconcileStage:
+    from reconciler.reconcile import ReconcileStage, TargetOptions
+    from reconciler.targets.cluster.options import ClusterOptions
+    from reconciler.targets.postgres.options import RegistryOptions
 
-    inp = RegistryInput.from_repository(repo, root=Path(repo_path))
-    resolve_target(
-        database_url=options.database_url,
-        password_file=options.password_file,
-        state_dir=options.state_dir,
-        settings=inp.settings,
-        registry_config=inp.config,
-        repo_root=inp.root,
-        embedded=options.embedded,
-        locate=locator(repo.settings_document, repo.config) if isinstance(repo, Repository) else None,
+    options = TargetOptions(
+        registry=RegistryOptions(
+            prune=opts["prune"],
+            allow_empty=opts["allow_empty"],
+            database_url=opts["database_url"],
+            password_file=opts["password_file"],
+            state_dir=opts["state_dir"],
+            embedded=opts["embedded"],
+            lock_timeout=opts["lock_timeout"],
+            statement_timeout=opts["statement_timeout"],
+            read_live=read_live,
+        ),
+        cluster=ClusterOptions(
+            kubeconfig=opts["kubeconfig"],
+            context=opts["context"],
+            conflicts=opts["conflicts"],
+            prune=opts["prune"],
+            allow_empty=opts["allow_empty"],
+            wait=opts.get("wait", False),
+            timeout=opts.get("timeout", 300.0),
+            request_timeout=opts["request_timeout"],
+        ),
     )
+    return ReconcileStage(opts["targets"], options)
 
 
-def _input_for(name: str, repo: Any, repo_path: str) -> Any:
-    if name == "registry":
-        from reconciler.targets.postgres import RegistryInput
+def _render_findings(
+    report: Report, rules: dict[str, RuleInfo], fmt: str, repo: str, *, err: bool = False
+) -> None:
+    from reconciler.reconcile import RECONCILE_RULES
+    from reconciler.report import ReportContext, renderer
+    from reconciler.report.locations import checkout_root
 
-        return RegistryInput.from_repository(repo, root=Path(repo_path))
-    return repo
+    context = ReportContext(rules={**rules, **RECONCILE_RULES}, root=checkout_root(repo))
+    click.echo(scrub(renderer(fmt)(report, context)), nl=False, err=err)
 
 
-def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> None:
+def emit(
+    reconciliation: Reconciliation, validation: Validation, fmt: str, repo: str, key: str, *, applied: bool
+) -> None:
+    """Plans (or results) in text or JSON; every other format renders the findings, as `validate` does."""
+    runs = reconciliation.runs
+    report = reconciliation.report()
+    report.files = validation.report.files
     if fmt == "json":
-        click.echo(scrub(json.dumps({key: items}, indent=2, default=str)))
+        items = [shown.to_json() for run in runs if (shown := _shown(run, applied)) is not None]
+        document = {
+            key: items,
+            "targets": {run.name: run.status_json() for run in runs},
+            "drift": reconciliation.drift(),
+            **report.to_json(),
+        }
+        click.echo(scrub(json.dumps(document, indent=2, default=str)))
+    elif fmt == "text":
+        texts = [shown.render_text() for run in runs if (shown := _shown(run, applied)) is not None]
+        if texts:
+            # Plans quote file names and keys from the repository: no terminal escape gets through.
+            lines = "\n".join(texts).split("\n")
+            click.echo(scrub("\n".join(printable(line) for line in lines)))
     else:
-        # Plans quote file names and keys from the repository: no terminal escape gets through.
-        lines = "\n".join(texts).split("\n")
-        click.echo(scrub("\n".join(printable(line) for line in lines)))
+        _render_findings(report, validation.rules, fmt, repo)
+    for run in runs:
+        if run.outcome in ("failed", "blocked") and (fmt != "text" or run.error is not None):
+            click.echo(printable(scrub(f"mcp-gitops: error: {run.name}: {run.message}")), err=True)
+
+
+def _shown(run: TargetRun, applied: bool) -> TargetPlan | TargetResult | None:
+    if applied and run.result is not None:
+        return run.result
+    return run.plan
+
+
+def finish(code: int, message: str | None = None) -> NoReturn:
+    """The one way these commands end: an optional message on stderr, then the exit code."""
+    if message:
+        click.echo(scrub(f"mcp-gitops: error: {message}"), err=True)
+    # What `validated` froze may be collected again (matters only where the command runs in-process).
+    gc.unfreeze()
+    click.get_current_context().exit(code)
+    raise AssertionError("unreachable")  # pragma: no cover - click's exit raises
 
 
 @click.command()
@@ -205,81 +255,63 @@ def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> 
 @rev_options
 @target_options
 @crd_options
-def plan(
-    repo: str,
-    rev: str | None,
-    target_name: str,
-    fmt: str,
-    crds: tuple[str, ...],
-    crds_from_cluster: bool,
-    **kwargs: Any,
-) -> None:
-    """Show what `apply` would change in each target, per entry and version (claims called out).
+def plan(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
+    """Show what `apply` would change in each selected target (claims called out, conflicts and other
+    problems as findings with file and line).
 
     Exit 0 no changes, 1 changes, 2 error.
     """
-    install_trust(kwargs, repo)
+    install_trust(opts, repo)
+    validation = validated(repo, rev, fmt, opts)
+    stage = make_stage(validation, opts, read_live=True)
     try:
-        choice = crd_choice(crds, crds_from_cluster, kwargs.get("kubeconfig"), kwargs.get("context"))
-        plans = _plans(repo, rev, target_name, _options(**kwargs), choice)
-    except TargetError as exc:
-        _fail_with_details(fmt, exc)
-    _emit(fmt, [p.to_json() for _, p in plans], [p.render_text() for _, p in plans], "plans")
-    changed = any(p.has_changes for _, p in plans)
-    click.get_current_context().exit(EXIT_FINDINGS if changed else EXIT_OK)
+        reconciliation = stage.plan(validation.repo)
+    finally:
+        stage.close()
+    emit(reconciliation, validation, fmt, repo, "plans", applied=False)
+    if reconciliation.failed:
+        finish(EXIT_ERROR)
+    finish(EXIT_FINDINGS if reconciliation.has_changes else EXIT_OK)
 
 
 @click.command()
 @repo_argument
 @rev_options
 @target_options
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for another apply to the same database to finish.",
-)
+@crd_options
 @click.option(
     "--stop-embedded", is_flag=True, help="Stop the embedded PostgreSQL (see --state-dir) and exit."
 )
 @click.option("--wait", is_flag=True, help="Wait for applied cluster objects to become Ready.")
-@crd_options
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds --wait waits for Ready."
 )
-def apply(
-    repo: str,
-    rev: str | None,
-    target_name: str,
-    fmt: str,
-    lock_timeout: float,
-    stop_embedded: bool,
-    wait: bool,
-    timeout: float,
-    crds: tuple[str, ...],
-    crds_from_cluster: bool,
-    **kwargs: Any,
-) -> None:
-    """Bring each target in line with the repository: one transaction per target, under a lock.
+def apply(repo: str, rev: str | None, fmt: str, stop_embedded: bool, **opts: Any) -> None:
+    """Bring each selected target in line with the repository (the registry in one transaction under a
+    lock; the cluster by server-side apply). A target that fails does not stop the others.
 
     Refuses when validation has errors (exit 2). Exit 0 applied or nothing to do, 2 error.
     """
-    install_trust(kwargs, repo)
-    options = _options(lock_timeout=lock_timeout, read_live=False, wait=wait, timeout=timeout, **kwargs)
+    install_trust(opts, repo)
     if stop_embedded:
         from reconciler.targets.postgres import embedded
         from reconciler.targets.postgres.connection import default_state_dir
 
-        state_dir = options.state_dir or default_state_dir()
+        state_dir = opts["state_dir"] or default_state_dir()
         stopped = embedded.stop(state_dir)
         click.echo(f"embedded PostgreSQL in {state_dir}: {'stopped' if stopped else 'not running'}")
-        click.get_current_context().exit(EXIT_OK)
+        finish(EXIT_OK)
+    validation = validated(repo, rev, fmt, opts)
+    # The registry compares again under its lock anyway: one read of the live state, not two.
+    stage = make_stage(validation, opts, read_live=False)
+
+    def announce(run: TargetRun) -> None:
+        assert run.plan is not None
+        click.echo(scrub(f"{run.name}: writing to {run.plan.destination}"), err=True)
+
     try:
-        choice = crd_choice(crds, crds_from_cluster, options.kubeconfig, options.context)
-        plans = _plans(repo, rev, target_name, options, choice)
-        results = [target.apply(p, options) for target, p in plans]
-    except TargetError as exc:
-        _fail_with_details(fmt, exc)
-    _emit(fmt, [r.to_json() for r in results], [r.render_text() for r in results], "results")
-    click.get_current_context().exit(EXIT_OK)
+        reconciliation = stage.apply(stage.plan(validation.repo), before=announce)
+    finally:
+        stage.close()
+    emit(reconciliation, validation, fmt, repo, "results", applied=True)
+    finish(EXIT_ERROR if reconciliation.failed else EXIT_OK)

@@ -183,7 +183,8 @@ def _commit_status(token_file: str | None, repository: str | None) -> Any:
     "targets",
     multiple=True,
     type=click.Choice(["registry", "cluster"]),
-    help="Targets to reconcile (repeatable). Default: both; cluster skipped when none is configured.",
+    help="Targets to reconcile (repeatable). Default: `targets:` in each revision's mcp-gitops.yaml, "
+    "else registry.",
 )
 @click.option(
     "--database-url",
@@ -201,7 +202,34 @@ def _commit_status(token_file: str | None, repository: str | None) -> Any:
     help="Cluster credentials (else in-cluster).",
 )
 @click.option("--context", "kube_context", default=None, help="Kubeconfig context.")
-@click.option("--force-conflicts", is_flag=True, help="Take over fields other field managers own.")
+@click.option(
+    "--conflicts",
+    type=click.Choice(["force", "skip"]),
+    default=None,
+    help="Fields another field manager owns: take over, or report and skip the object (default: "
+    "cluster.conflicts in mcp-gitops.yaml, else force).",
+)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the registry's apply lock, then for any row or table lock.",
+)
+@click.option(
+    "--statement-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds one registry database statement may run.",
+)
+@click.option(
+    "--request-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds one Kubernetes API request may take.",
+)
 @click.option(
     "--prune/--no-prune", default=None, help="Prune what left the repository (default: settings file)."
 )
@@ -277,8 +305,7 @@ def run(**opts: Any) -> None:
         from reconciler.daemon.status import EXIT_CODES
 
         record = daemon.run_once()
-        for target in daemon.targets:
-            target.close()
+        daemon.stage.close()
         sys.exit(EXIT_CODES[record.outcome])
     sys.exit(daemon.serve())
 
@@ -314,8 +341,10 @@ def build_daemon(opts: dict[str, Any]) -> Any:
     )
     from reconciler.daemon.gitsync import GitCredentials, GitMirror, LocalFolder, is_remote
     from reconciler.daemon.runner import Daemon, ensure_state_dir
-    from reconciler.daemon.steps import ClusterStep, RegistryStep, SessionsStep
-    from reconciler.targets import TargetOptions
+    from reconciler.daemon.steps import SessionsStep
+    from reconciler.reconcile import ReconcileStage, TargetOptions
+    from reconciler.targets.cluster.options import ClusterOptions
+    from reconciler.targets.postgres.options import RegistryOptions
 
     state_dir = ensure_state_dir(opts["state_dir"] or default_state_dir())
     secret = _read_secret_file(opts["webhook_secret_file"], WEBHOOK_SECRET_ENV)
@@ -352,7 +381,7 @@ def build_daemon(opts: dict[str, Any]) -> Any:
         shutdown_grace=opts["shutdown_grace"],
         failure_backoff=Backoff(base=opts["retry_base"], factor=2.0, cap=opts["retry_max"]),
         election=election,
-        targets=tuple(opts["targets"]) or ("registry", "cluster"),
+        targets=tuple(opts["targets"]),
         redis_url=opts["redis_url"] or os.environ.get(REDIS_URL_ENV),
         pause_at=pause_at,
         watch=opts["watch"],
@@ -371,32 +400,28 @@ def build_daemon(opts: dict[str, Any]) -> Any:
         source = GitMirror(config.source, config.branch, state_dir, credentials)
     else:
         source = LocalFolder(Path(config.source))
-    targets: list[Any] = []
-    if "registry" in config.targets:
-        targets.append(
-            RegistryStep(
-                TargetOptions(
-                    prune=opts["prune"],
-                    database_url=opts["database_url"],
-                    password_file=opts["password_file"],
-                    state_dir=state_dir / "postgres",
-                )
-            )
-        )
-    if "cluster" in config.targets:
-        from reconciler.targets.cluster import ClusterOptions
-
-        targets.append(
-            ClusterStep(
-                ClusterOptions(
-                    kubeconfig=opts["kubeconfig"],
-                    context=opts["kube_context"],
-                    force_conflicts=opts["force_conflicts"],
-                    prune=opts["prune"],
-                    explicit="cluster" in opts["targets"],
-                )
-            )
-        )
+    stage = ReconcileStage(
+        config.targets,
+        TargetOptions(
+            registry=RegistryOptions(
+                prune=opts["prune"],
+                database_url=opts["database_url"],
+                password_file=opts["password_file"],
+                state_dir=state_dir / "postgres",
+                lock_timeout=opts["lock_timeout"],
+                statement_timeout=opts["statement_timeout"],
+                fetched_from=source.url if isinstance(source, GitMirror) else None,
+            ),
+            cluster=ClusterOptions(
+                kubeconfig=opts["kubeconfig"],
+                context=opts["kube_context"],
+                conflicts=opts["conflicts"],
+                prune=opts["prune"],
+                request_timeout=opts["request_timeout"],
+                fetched_from=source.url if isinstance(source, GitMirror) else None,
+            ),
+        ),
+    )
     sessions = None
     if config.redis_url:
         from reconciler.sessions.connection import mask_url, url_problem
@@ -414,7 +439,7 @@ def build_daemon(opts: dict[str, Any]) -> Any:
     return Daemon(
         config,
         source,
-        targets,
+        stage,
         sessions,
         elector_factory=_elector_factory(config, opts),
         serve_http=not opts["once"],
@@ -455,7 +480,7 @@ def _elector_factory(config: Any, opts: dict[str, Any]) -> Any:
 
     choice = find_cluster(opts["kubeconfig"], opts["kube_context"])
     if choice is None:
-        raise click.UsageError(f"--leader-election lease: {no_cluster_reason(True)}")
+        raise click.UsageError(f"--leader-election lease: {no_cluster_reason()}")
 
     def lease(on_change: Any) -> Any:
         return leader.LeaseElector(

@@ -177,9 +177,9 @@ class _Cluster:
 
         # $KUBECONFIG is read here, not left to the client library, which reads it once at import.
         kubeconfig = options.kubeconfig or os.environ.get("KUBECONFIG")
-        choice = find_cluster(kubeconfig, options.context, explicit=True)
+        choice = find_cluster(kubeconfig, options.context)
         if choice is None:
-            raise CrdSourceError(f"--crds-from-cluster: {no_cluster_reason(True)}")
+            raise CrdSourceError(f"--crds-from-cluster: {no_cluster_reason()}")
         self.choice = choice
         self.timeout = options.timeout
         self.seen: dict[str, bool | None] = {}

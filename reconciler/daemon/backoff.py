@@ -1,4 +1,5 @@
-"""Capped exponential backoff with jitter, and which failures deserve a retry.
+"""Capped exponential backoff with jitter, and which failures deserve a retry (those raised as
+retryable where their cause was known).
 
 Defaults follow Argo CD's sync retry (5 s, factor 2, capped at 3 min) for failed cycles; steps retry
 in-cycle a few times on a shorter scale, so a database restart or an API server blip costs seconds, not a
@@ -43,51 +44,16 @@ def jittered(interval: float, fraction: float, rng: random.Random | None = None)
 
 
 class TransientError(Exception):
-    """A failure that may go away by itself: a database, API server or Redis that cannot be reached."""
-
-
-# Phrases the targets use for "could not reach" (they raise one TargetError type for every tool error, so
-# reachability is told apart by message; the tests pin these).
-_TRANSIENT_PHRASES = (
-    "cannot connect to",
-    "connection to",
-    "cannot reach the cluster",
-    "was lost during apply",
-    "holds the lock on",
-    "timed out",
-    "timeout",
-    "connection refused",
-    "too many clients",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "service unavailable",
-    "http 429",
-    "http 500",
-    "http 502",
-    "http 503",
-    "http 504",
-)
+    """A failure that may go away by itself, outside the targets (a Git remote that cannot be reached)."""
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError | ConnectionError | TimeoutError):
-        return True
-    try:
-        import psycopg
+    """Decided by the type and the flag set where the cause was known, never by the message text."""
+    from reconciler.targets import TargetError
 
-        if isinstance(exc, psycopg.OperationalError):
-            return True
-    except ImportError:  # pragma: no cover - psycopg is a runtime dependency
-        pass
-    try:
-        import redis
-
-        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    message = str(exc).lower()
-    return any(phrase in message for phrase in _TRANSIENT_PHRASES)
+    if isinstance(exc, TargetError):
+        return exc.retryable
+    return isinstance(exc, TransientError | ConnectionError | TimeoutError)
 
 
 class Interrupted(Exception):

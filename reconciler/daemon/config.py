@@ -107,7 +107,7 @@ class DaemonConfig:
     failure_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, factor=2.0, cap=180.0))
     step_attempts: int = 3
     election: ElectionSettings = field(default_factory=ElectionSettings)
-    targets: tuple[str, ...] = ("registry", "cluster")
+    targets: tuple[str, ...] = ()  # --target; empty: each revision's settings choose
     redis_url: str | None = None
     watch: bool = True  # local sources: react to file-system events, not only the interval
     # test hook: sleep this long when the registry writer reaches this phase (see `run --help`, hidden)

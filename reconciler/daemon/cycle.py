@@ -1,16 +1,19 @@
-"""One reconcile cycle: fetch -> validate -> plan -> apply registry -> apply cluster -> session health.
+"""One reconcile cycle: fetch -> validate -> reconcile stage (plan, apply every target) -> session health.
 
-The same pipeline as the CLI (`pipeline.validate`, then each target's plan and apply), with the daemon's
-rules around it:
+The same pipeline as the CLI (`pipeline.validate`, then the reconcile stage), with the daemon's rules
+around it:
 
 - An unchanged revision is noticed by its digest (the Git tree id) and skips validation and apply, until
   `resync_interval` asks for a full pass (which also corrects drift in the targets).
 - A revision with validation errors applies nothing; the last good revision stays in force, and the
   status names the failing revision and its findings.
-- Every target is planned before any is applied, so a target that cannot take the revision (a CRD that is
-  not installed, a conflict) stops the cycle before anything is written.
-- Transient failures (database, API server, Redis, Git remote) are retried inside the step with capped
-  exponential backoff; what still fails ends the cycle as `failed`, and the loop backs off.
+- Every target is planned before any is applied. Targets are isolated: one that cannot be planned or
+  applied (a CRD that is not installed, an unreachable database) is reported as failed with its current
+  reason, and the others are still applied; the cycle is then `failed` and the revision is retried.
+- Retryable failures (TargetError.retryable: database, API server, locks; a Git remote) are retried
+  inside the step with capped exponential backoff; what still fails is the target's failure.
+- Each full pass (a new revision, or every `resync_interval`) plans against the live targets, so drift
+  is reported per target and corrected as the conflict settings allow.
 - A stop request (SIGTERM) or lost leadership before the apply phase aborts with nothing applied; once
   applying has begun, the cycle finishes (each registry apply is one transaction, each object one
   server-side apply), so a target is never left half-applied.
@@ -23,9 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from reconciler.daemon.backoff import Backoff, Interrupted, retry
+from redis import RedisError
+
+from reconciler.daemon.backoff import Backoff, Interrupted, TransientError, retry
 from reconciler.daemon.gitsync import Checkout, GitMirror, LocalFolder
 from reconciler.daemon.logs import fields
 from reconciler.daemon.metrics import DaemonMetrics
@@ -38,12 +43,22 @@ from reconciler.daemon.status import (
     CycleRecord,
     StatusBoard,
 )
-from reconciler.daemon.steps import ClusterStep, Hook, SessionsStep, TargetStep
+from reconciler.daemon.steps import SessionsStep
 from reconciler.findings import Severity
+from reconciler.policy.loader import PolicyError
+from reconciler.reconcile import ReconcileStage, Reconciliation, TargetRun
+from reconciler.source import SourceError
+from reconciler.targets import Hook, TargetError
+
+if TYPE_CHECKING:
+    from reconciler.crds.sources import CrdOptions
+    from reconciler.repository import Repository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FINDINGS_IN_MESSAGE = 3
+# What session health observation may raise: Redis and the cluster unreachable, or refusing.
+OBSERVATION_ERRORS: tuple[type[Exception], ...] = (TargetError, OSError, RedisError)
 
 
 @dataclass
@@ -66,7 +81,7 @@ class Cycle:
     def __init__(
         self,
         source: GitMirror | LocalFolder,
-        targets: list[TargetStep],
+        stage: ReconcileStage,
         sessions: SessionsStep | None,
         status: StatusBoard,
         metrics: DaemonMetrics,
@@ -77,7 +92,8 @@ class Cycle:
         after_cycle: Callable[[CycleRecord], None] | None = None,
     ) -> None:
         self.source = source
-        self.targets = targets
+        self.stage = stage
+        stage.attempt = self._attempt
         self.sessions = sessions
         self.status = status
         self.metrics = metrics
@@ -90,6 +106,7 @@ class Cycle:
         self._last_full_pass = 0.0  # monotonic time of the last cycle that validated
         self._last_invalid_digest: str | None = None
         self._last_invalid_message = ""
+        self._record: CycleRecord | None = None
 
     # -- helpers --
 
@@ -101,6 +118,11 @@ class Cycle:
             elapsed = time.perf_counter() - started
             record.steps_ms[step] = elapsed * 1000
             self.metrics.step_duration.labels(step).observe(elapsed)
+
+    def _attempt(self, step: str, action: Callable[[], T]) -> T:
+        """The reconcile stage's steps, retried and timed in the cycle being run."""
+        assert self._record is not None, "the stage runs inside a cycle"
+        return self._retrying(self._record, step, action)
 
     def _retrying(self, record: CycleRecord, step: str, action: Callable[[], T]) -> T:
         return self._timed(
@@ -139,6 +161,7 @@ class Cycle:
         self.number += 1
         record = CycleRecord(self.number, trigger, time.time())
         self.status.begin(record)
+        self._record = record
         started = time.perf_counter()
         try:
             self._run(record)
@@ -146,13 +169,8 @@ class Cycle:
             record.outcome, record.reason, record.message = stop.outcome, stop.reason, stop.message
         except Interrupted as exc:
             record.outcome, record.reason, record.message = ABORTED, "Interrupted", str(exc)
-        except Exception as exc:  # a bug or an unexpected library error must not end the daemon
-            log.exception("cycle failed unexpectedly")
-            record.outcome, record.reason, record.message = (
-                FAILED,
-                "ReconciliationFailed",
-                f"{type(exc).__name__}: {exc}",
-            )
+        finally:
+            self._record = None
         record.duration_s = time.perf_counter() - started
         if not record.skipped:
             release_memory()
@@ -196,65 +214,89 @@ class Cycle:
             self._observe_sessions(record, None)
             return
         repo = self._validate(record, checkout)
-        plans = self._plan(record, repo)
-        self._may_start_applying()
-        record.targets = self._apply(record, plans)
-        changed = any(summary.get("changed") for summary in record.targets.values())
-        record.outcome = APPLIED if changed else UNCHANGED
-        record.reason = "ReconciliationSucceeded"
-        record.message = (
-            f"applied revision {checkout.short}" if changed else f"revision {checkout.short}: targets in sync"
-        )
-        self.metrics.last_applied.info(
-            {"revision": checkout.revision, "digest": checkout.digest, "source": self.source.label}
-        )
+        reconciliation = self.stage.plan(repo)
+        if any(run.outcome == "planned" for run in reconciliation.runs):
+            self._may_start_applying()
+        self.stage.apply(reconciliation, self.apply_hook, before=_announce)
+        self._record_targets(record, reconciliation)
+        failed = [run for run in reconciliation.runs if run.outcome in ("failed", "blocked")]
+        if failed:
+            record.outcome, record.reason = FAILED, failed[0].reason
+            done = [f"{run.name} {run.outcome}" for run in reconciliation.runs if run not in failed]
+            record.message = f"revision {checkout.short}: " + "; ".join(
+                [f"{run.name} {run.outcome}: {run.message}" for run in failed] + done
+            )
+        else:
+            changed = reconciliation.changed
+            record.outcome = APPLIED if changed else UNCHANGED
+            record.reason = "ReconciliationSucceeded"
+            record.message = (
+                f"applied revision {checkout.short}"
+                if changed
+                else f"revision {checkout.short}: targets in sync"
+            )
+            self.metrics.last_applied.info(
+                {"revision": checkout.revision, "digest": checkout.digest, "source": self.source.label}
+            )
         self._observe_sessions(record, repo)
+
+    def _record_targets(self, record: CycleRecord, reconciliation: Reconciliation) -> None:
+        """Per target: what was applied, what failed and why (this cycle's reason, never an older one),
+        the drift the plan found, and whether its system could be reached (for /readyz)."""
+        drift = reconciliation.drift()
+        for run in reconciliation.runs:
+            summary = run.status_json()
+            if run.name in drift:
+                summary["drift"] = drift[run.name]
+            record.targets[run.name] = summary
+            self.status.set_reachability(run.name, run.unreachable)
+            self.metrics.observe_target(
+                run.name,
+                run.outcome,
+                run.plan.managed if run.plan is not None else None,
+                drift.get(run.name),
+            )
 
     def _fetch(self, record: CycleRecord) -> Checkout:
         try:
             checkout = self._retrying(record, "fetch", self.source.fetch)
-        except Interrupted:
-            raise
-        except Exception as exc:
+        except (TransientError, SourceError, OSError) as exc:
             raise CycleFailed(
                 FAILED, "ArtifactFailed", f"fetching {self.source.label} failed: {exc}"
             ) from None
         record.revision, record.digest = checkout.revision, checkout.digest
         return checkout
 
-    def _crd_options(self) -> Any:
-        """With a cluster at hand, manifests are checked against the CRDs it serves (unless the
-        repository's settings name CRDs, which come first)."""
+    def _crd_options(self) -> CrdOptions:
+        """With a cluster target at hand, manifests are checked against the CRDs its cluster serves
+        (unless the repository's settings name CRDs, which come first)."""
         from reconciler.crds.sources import CrdOptions
         from reconciler.targets.cluster.credentials import find_cluster
 
-        for step in self.targets:
-            if isinstance(step, ClusterStep):
-                kubeconfig, context = step.options.kubeconfig, step.options.context
-                if find_cluster(kubeconfig, context) is not None:
-                    return CrdOptions(from_cluster=True, kubeconfig=kubeconfig, context=context)
+        if "cluster" in self.stage.selected:
+            options = self.stage.options.cluster
+            if find_cluster(options.kubeconfig, options.context) is not None:
+                return CrdOptions(from_cluster=True, kubeconfig=options.kubeconfig, context=options.context)
         return CrdOptions()
 
-    def _validate(self, record: CycleRecord, checkout: Checkout) -> Any:
+    def _validate(self, record: CycleRecord, checkout: Checkout) -> Repository:
         from reconciler import pipeline
 
         try:
             source = self._retrying(record, "checkout", checkout.open)
-        except Interrupted:
-            raise
-        except Exception as exc:
+        except (TransientError, SourceError, OSError) as exc:
             raise CycleFailed(
                 FAILED, "ArtifactFailed", f"checking out {checkout.short} failed: {exc}"
             ) from None
         try:
             crds = self._crd_options()
             validation = self._timed(record, "validate", lambda: pipeline.validate(source, crds=crds))
-        except Exception as exc:  # SourceError, PolicyError: the revision cannot be validated at all
+        except (SourceError, PolicyError) as exc:  # the revision cannot be validated at all
             self._last_invalid_digest = checkout.digest
             self._last_full_pass = time.monotonic()
-            raise CycleFailed(
-                INVALID, "ValidationFailed", f"revision {checkout.short} cannot be validated: {exc}"
-            ) from None
+            # Repeated by the skipped cycles that follow: this revision's reason, not an older one's.
+            self._last_invalid_message = f"revision {checkout.short} cannot be validated: {exc}"
+            raise CycleFailed(INVALID, "ValidationFailed", self._last_invalid_message) from None
         self._last_full_pass = time.monotonic()
         report = validation.report
         report_json = report.to_json()
@@ -285,46 +327,7 @@ class Cycle:
         self._last_invalid_digest = None
         return validation.repo
 
-    def _plan(self, record: CycleRecord, repo: Any) -> list[tuple[TargetStep, Any]]:
-        plans = []
-        for target in self.targets:
-            try:
-                plan = self._retrying(record, f"plan-{target.name}", lambda t=target: t.plan(repo))  # type: ignore[misc]
-            except Interrupted:
-                raise
-            except Exception as exc:
-                raise CycleFailed(FAILED, "PlanFailed", f"planning {target.name} failed: {exc}") from None
-            self._gauge_managed(target, plan)
-            plans.append((target, plan))
-        return plans
-
-    def _gauge_managed(self, target: TargetStep, plan: Any) -> None:
-        count = target.managed(plan)
-        if target.name == "registry":
-            self.metrics.registry_entries.set(count)
-        elif target.name == "cluster":
-            self.metrics.cluster_objects.set(count)
-
-    def _apply(self, record: CycleRecord, plans: list[tuple[TargetStep, Any]]) -> dict[str, Any]:
-        summaries: dict[str, Any] = {}
-        for target, plan in plans:
-            try:
-                applied = self._retrying(
-                    record,
-                    f"apply-{target.name}",
-                    lambda t=target, p=plan: t.apply(p, self.apply_hook),  # type: ignore[misc]
-                )
-            except Interrupted:
-                raise
-            except Exception as exc:
-                done = ", ".join(f"{n} applied" for n in summaries) or "nothing applied"
-                raise CycleFailed(
-                    FAILED, "ApplyFailed", f"applying {target.name} failed ({done}): {exc}"
-                ) from None
-            summaries[target.name] = {"changed": applied.changed, **applied.summary}
-        return summaries
-
-    def _observe_sessions(self, record: CycleRecord, repo: Any) -> None:
+    def _observe_sessions(self, record: CycleRecord, repo: Repository | None) -> None:
         if self.sessions is None:
             return
         sessions = self.sessions
@@ -332,12 +335,18 @@ class Cycle:
             if repo is not None:
                 sessions.remember(repo)
             health = self._timed(record, "sessions", sessions.observe)
-        except Exception as exc:  # observation only: a Redis outage never fails a cycle
+        except OBSERVATION_ERRORS as exc:  # observation only: a Redis outage never fails a cycle
             self.status.set_reachability("redis", str(exc))
             log.warning("session health unavailable", extra=fields(reason=str(exc)))
             return
         self.status.set_reachability("redis", "; ".join(health.problems) or None)
         self.metrics.set_sessions(health.servers, health.samples)
+
+
+def _announce(run: TargetRun) -> None:
+    """Where a target is about to write (the cluster's server and context, the database), logged first."""
+    destination = run.plan.destination if run.plan is not None else "?"
+    log.info(f"applying {run.name} to {destination}", extra=fields(target=run.name, destination=destination))
 
 
 def release_memory() -> None:

@@ -10,29 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
+from reconciler import secrets
 
-
-def add_secret(value: str | None) -> None:
-    """Never log this value. Short values are refused: scrubbing "a" would shred every line."""
-    if value and len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-def scrub(text: str) -> str:
-    with _secrets_lock:
-        secrets = list(_secrets)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+# The project's one scrubber (reconciler/secrets.py), under the names the daemon uses.
+add_secret = secrets.register
+scrub = secrets.scrub
 
 
 def redact_url(url: str) -> str:

@@ -53,13 +53,29 @@ class DaemonMetrics:
             ["severity"],
             registry=r,
         )
-        self.registry_entries = Gauge(
-            f"{PREFIX}_registry_entries_managed",
-            "Registry entry versions managed from the repository.",
+        self.target_managed = Gauge(
+            f"{PREFIX}_target_managed",
+            "Things (entry versions, objects) the repository manages, per target.",
+            ["target"],
             registry=r,
         )
-        self.cluster_objects = Gauge(
-            f"{PREFIX}_cluster_objects_managed", "Kubernetes objects managed from the repository.", registry=r
+        self.target_drift = Gauge(
+            f"{PREFIX}_target_drift",
+            "Differences between the target and the repository found by the last plan, per target.",
+            ["target"],
+            registry=r,
+        )
+        self.target_ok = Gauge(
+            f"{PREFIX}_target_ok",
+            "1 when the last cycle planned and applied the target, 0 when it failed or was refused.",
+            ["target"],
+            registry=r,
+        )
+        self.target_runs = Counter(
+            f"{PREFIX}_target_reconcile",
+            "Target runs, by target and outcome (applied, unchanged, failed, blocked).",
+            ["target", "outcome"],
+            registry=r,
         )
         self.leader = Gauge(f"{PREFIX}_leader", "1 while this replica is the leader.", registry=r)
         self.redis_sessions = Gauge(
@@ -88,6 +104,14 @@ class DaemonMetrics:
         self.reconcile_duration.labels(outcome).observe(seconds)
         self.reconcile_total.labels(outcome).inc()
         self.last_cycle_timestamp.set(finished_at)
+
+    def observe_target(self, target: str, outcome: str, managed: int | None, drift: int | None) -> None:
+        self.target_runs.labels(target, outcome).inc()
+        self.target_ok.labels(target).set(1 if outcome in ("applied", "unchanged") else 0)
+        if managed is not None:
+            self.target_managed.labels(target).set(managed)
+        if drift is not None:
+            self.target_drift.labels(target).set(drift)
 
     def set_findings(self, summary: dict[str, Any]) -> None:
         for severity, key in (("error", "errors"), ("warning", "warnings"), ("info", "infos")):

@@ -25,8 +25,9 @@ from reconciler.daemon.leader import Elector, NoElection
 from reconciler.daemon.logs import fields, redact_url
 from reconciler.daemon.metrics import DaemonMetrics
 from reconciler.daemon.status import FAILED, CycleRecord, StatusBoard
-from reconciler.daemon.steps import SessionsStep, TargetStep
+from reconciler.daemon.steps import SessionsStep
 from reconciler.daemon.watch import Watcher
+from reconciler.reconcile import ReconcileStage
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,14 @@ class Daemon:
         self,
         config: DaemonConfig,
         source: GitMirror | LocalFolder,
-        targets: list[TargetStep],
+        stage: ReconcileStage,
         sessions: SessionsStep | None = None,
         elector_factory: Callable[[Callable[[bool], None]], Elector] | None = None,
         serve_http: bool = True,
     ) -> None:
         self.config = config
         self.source = source
-        self.targets = targets
+        self.stage = stage
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._trigger = "startup"
@@ -61,7 +62,7 @@ class Daemon:
         self.elector.on_request = lambda: self.request_reconcile("relayed")
         self.cycle = Cycle(
             source,
-            targets,
+            stage,
             sessions,
             self.status,
             self.metrics,
@@ -162,11 +163,11 @@ class Daemon:
                 listen=f"{self.config.listen_host}:{self.http.port if self.http else '-'}",
                 webhook_port=self.http.webhook_port if self.http else None,
                 identity=self.elector.identity,
-                targets=[t.name for t in self.targets],
+                targets=self.stage.requested or "from mcp-gitops.yaml",
                 pid=os.getpid(),
             ),
         )
-        preload(self.targets)
+        preload(self.stage.requested or ["registry", "cluster"])
         if self.http:
             self.http.start()
         self.watcher.start()
@@ -195,23 +196,21 @@ class Daemon:
                 trigger = self._take_trigger("interval")
                 record = self.cycle.run(trigger)
                 self._heartbeat = time.monotonic()
+                # The cycle itself records, per target, whether its system could be reached.
                 if record.outcome == FAILED:
                     failures += 1
                     delay = self.config.failure_backoff.delay(failures - 1)
-                    self._probe_targets()
                 else:
                     failures = 0
                     delay = jittered(self.config.interval, self.config.jitter)
-                    for target in self.targets:
-                        self.status.set_reachability(target.name, None)
                 next_at = time.monotonic() + delay
         finally:
             self._shutdown()
         return 0
 
     def _probe_targets(self) -> None:
-        for target in self.targets:
-            self.status.set_reachability(target.name, target.probe())
+        for name, problem in self.stage.probe().items():
+            self.status.set_reachability(name, problem)
 
     def stop(self, reason: str = "stop requested") -> None:
         """Ask the loop to finish (safe from a signal handler and any thread)."""
@@ -223,11 +222,7 @@ class Daemon:
     def _shutdown(self) -> None:
         self.elector.stop()
         self.metrics.leader.set(0)
-        for target in self.targets:
-            try:
-                target.close()
-            except Exception:
-                log.debug("closing a target failed", exc_info=True)
+        self.stage.close()
         if self.http:
             self.http.stop()
         self._stopped.set()
@@ -237,7 +232,7 @@ class Daemon:
         return self._stopped.wait(timeout)
 
 
-def preload(targets: list[TargetStep]) -> None:
+def preload(targets: list[str]) -> None:
     """Import what a cycle needs before any thread starts: the first cycle does not pay for it, and the
     long-lived module objects sit together at the bottom of the heap instead of pinning memory that a
     large cycle's short-lived objects used (RSS falls back further after each cycle)."""
@@ -245,7 +240,7 @@ def preload(targets: list[TargetStep]) -> None:
 
     per_target = {"registry": "reconciler.targets.postgres", "cluster": "reconciler.targets.cluster"}
     modules = ["reconciler.pipeline", "reconciler.report", "yaml_rs", "ruamel.yaml"]
-    modules += [per_target[t.name] for t in targets if t.name in per_target]
+    modules += [per_target[name] for name in targets if name in per_target]
     for name in dict.fromkeys(modules):
         try:
             importlib.import_module(name)

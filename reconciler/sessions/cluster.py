@@ -122,9 +122,9 @@ def open_cluster(
 
     # Like kubectl, ~/.kube/config counts: the cross-check only reads, and a cluster that holds none of
     # the servers is recognised (nothing is then called stale).
-    choice = find_cluster(kubeconfig, context, explicit=True)
+    choice = find_cluster(kubeconfig, context)
     if choice is None:
-        return None, no_cluster_reason(explicit=True)
+        return None, no_cluster_reason()
     try:
         api = connect(choice, pool_size=1)
     except TargetError as exc:

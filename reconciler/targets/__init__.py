@@ -1,18 +1,21 @@
-"""Targets: where `plan` and `apply` take a validated repository.
+"""Targets: where `plan`, `apply` and `drift` take a validated repository.
 
 A target compares the repository with the live state of one system and brings that system in line.
-The `plan` and `apply` commands know targets only through this interface and the registration table
-below, so adding one (e.g. `cluster`) is one line in TARGETS plus its module.
+The reconcile stage (reconciler/reconcile/) knows targets only through the `Target` protocol and the
+registration table below; each target takes the `Repository` and its own typed options.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from reconciler.extras import require_extra
+
+if TYPE_CHECKING:
+    from reconciler.findings import Finding
+    from reconciler.repository import Repository
 
 # target name -> "module:attribute" of a Target factory (a class taking no arguments).
 # Imported lazily so that planning one target never imports another's client library.
@@ -20,40 +23,42 @@ TARGETS: dict[str, str] = {
     "registry": "reconciler.targets.postgres:RegistryTarget",
     "cluster": "reconciler.targets.cluster:ClusterTarget",
 }
-ALL = "all"
+
+# Rule ID of every difference between a target and the repository (TargetPlan.differences).
+DRIFT_RULE = "drift"
+
+# Phase callback a target may call between the stages of an apply (the registry writer's "schema",
+# "entries", ...); the daemon's test hook pauses there.
+Hook = Callable[[str], None]
 
 
 class TargetError(Exception):
-    """A tool error a person can act on; the command prints the message and exits 2."""
+    """A failure a person can act on, raised where its cause is known.
+
+    `retryable` is True when the cause may go away by itself (a database or API server that cannot be
+    reached, a lock another session holds, an API status 429/5xx); the daemon retries only those.
+    `reason` is a short CamelCase word for status and metrics (`Unreachable`, `LockTimeout`, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        reason: str = "TargetFailed",
+        partial: TargetResult | None = None,
+        locations: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.reason = reason
+        # What was applied before the failure (a cluster apply that stopped part way), to report it.
+        self.partial = partial
+        # The repository files (and lines) the failure is about, when known: one finding each.
+        self.locations = list(locations)
 
 
-@dataclass(frozen=True)
-class TargetOptions:
-    """What the command line says about planning and applying; a target ignores what it does not use."""
-
-    # None: take the repository's settings file (`prune.<target>`)
-    prune: bool | None = None
-    allow_empty: bool = False
-    # registry target: where the database is
-    database_url: str | None = None
-    password_file: str | None = None
-    state_dir: Path | None = None
-    # use the embedded PostgreSQL even when the environment or settings file names a database
-    embedded: bool = False
-    lock_timeout: float = 30.0
-    # False: `plan` only prepares the desired state and leaves reading the live state to `apply`, which
-    # compares again once it holds its lock anyway (what the `apply` command does: one read, not two).
-    read_live: bool = True
-    # cluster target: which cluster, and how to treat other field managers and readiness
-    kubeconfig: str | None = None
-    context: str | None = None
-    force_conflicts: bool = False
-    wait: bool = False
-    timeout: float = 300.0
-    # True when the target was named with --target (not reached through `all`): a target that cannot
-    # find its system then fails instead of being skipped.
-    explicit: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+def unreachable(message: str) -> TargetError:
+    return TargetError(message, retryable=True, reason="Unreachable")
 
 
 @runtime_checkable
@@ -62,6 +67,25 @@ class TargetPlan(Protocol):
 
     @property
     def has_changes(self) -> bool: ...
+
+    @property
+    def destination(self) -> str:
+        """Where this target writes (a database, a cluster server and context), named before writing."""
+        ...
+
+    @property
+    def managed(self) -> int:
+        """How many things (entry versions, objects) the repository manages in this target."""
+        ...
+
+    def findings(self) -> list[Finding]:
+        """What blocks (errors) or qualifies (warnings) applying this plan, each at a file and line."""
+        ...
+
+    def differences(self) -> list[Finding]:
+        """Each thing that differs from the repository (changed behind our back, never applied, left
+        behind), as a `drift` finding at the file it comes from."""
+        ...
 
     def to_json(self) -> dict[str, Any]: ...
 
@@ -75,20 +99,32 @@ class TargetResult(Protocol):
     @property
     def changed(self) -> bool: ...
 
+    def summary(self) -> dict[str, Any]:
+        """Counts and the outcome, for the daemon's /status and metrics."""
+        ...
+
     def to_json(self) -> dict[str, Any]: ...
 
     def render_text(self) -> str: ...
 
 
-class Target(Protocol):
+OptionsT = TypeVar("OptionsT", contravariant=True)
+
+
+class Target(Protocol[OptionsT]):
     name: str
 
-    def plan(self, repo: Any, options: TargetOptions) -> TargetPlan:
-        """Desired (from the validated repository) against live state; read-only."""
+    def plan(self, repo: Repository, options: OptionsT) -> TargetPlan:
+        """Desired (from the validated repository) against live state; read-only. Problems that block an
+        apply are in `plan.findings()`; a TargetError means the target could not be planned at all."""
         ...
 
-    def apply(self, plan: TargetPlan, options: TargetOptions) -> TargetResult:
+    def apply(self, plan: TargetPlan, options: OptionsT, hook: Hook | None = None) -> TargetResult:
         """Make the live state match the plan's desired state."""
+        ...
+
+    def probe(self, options: OptionsT) -> str | None:
+        """None when the target's system can be reached, else why not (for /readyz)."""
         ...
 
     def close(self) -> None: ...
@@ -99,20 +135,11 @@ def target_names() -> list[str]:
     return list(TARGETS)
 
 
-def select(name: str) -> list[str]:
-    """Target names for a `--target` value: one name, or every registered target for `all`."""
-    if name == ALL:
-        return target_names()
-    if name not in TARGETS:
-        raise TargetError(f"unknown target {name!r}; choose one of {', '.join([*target_names(), ALL])}")
-    return [name]
-
-
-def load_target(name: str) -> Target:
+def load_target(name: str) -> Target[Any]:
     """Raises MissingExtraError when the target's client library is not installed (the target names
     are also the names of their pip extras)."""
     require_extra(name, f"the {name} target")
     module_name, _, attr = TARGETS[name].partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
-    target: Target = factory()
+    target: Target[Any] = factory()
     return target

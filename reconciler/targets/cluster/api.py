@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.targets import TargetError
+from reconciler.targets import TargetError, unreachable
+
+# Statuses after which the same request may well succeed: throttled, or the server is (re)starting.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,23 @@ class Response:
     def causes(self) -> list[dict[str, Any]]:
         return list((self.body.get("details") or {}).get("causes") or [])
 
+    def error(self, doing: str) -> TargetError:
+        """This (failed) response as a TargetError, retryable for statuses that may pass."""
+        retryable = self.status in RETRYABLE_STATUSES
+        return TargetError(
+            f"{doing} failed: {self.message}",
+            retryable=retryable,
+            reason="ApiUnavailable" if retryable else "ApiRefused",
+        )
+
 
 class KubeApi:
     """Requests against one cluster. Thread-safe: the planner issues dry runs from a thread pool."""
 
-    def __init__(self, api_client: Any, description: str) -> None:
+    def __init__(self, api_client: Any, description: str, request_timeout: float) -> None:
         self.api_client = api_client
         self.description = description  # "https://host:6443 (context prod)", for messages
+        self.request_timeout = request_timeout
         self._groups: dict[str, dict[str, Resource] | None] = {}
         self._groups_lock = threading.Lock()
 
@@ -79,7 +92,7 @@ class KubeApi:
         query: list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = None,
     ) -> Response:
         headers = {"Accept": "application/json"}
         if content_type:
@@ -93,13 +106,13 @@ class KubeApi:
                 body=body,
                 auth_settings=["BearerToken"],
             )
-            raw = self.api_client.call_api(*serialized, _request_timeout=timeout)
+            raw = self.api_client.call_api(*serialized, _request_timeout=timeout or self.request_timeout)
             data = raw.read()
         except Exception as exc:
             if not _is_transport_error(exc):
                 raise
             reason = getattr(exc, "reason", None) or exc
-            raise TargetError(f"cannot reach the cluster at {self.description}: {reason}") from None
+            raise unreachable(f"cannot reach the cluster at {self.description}: {reason}") from None
         try:
             parsed = json.loads(data) if data else {}
         except ValueError:
@@ -123,7 +136,7 @@ class KubeApi:
         if response.status == 404:
             found = None
         elif not response.ok:
-            raise TargetError(f"discovery of {api_version} on {self.description} failed: {response.message}")
+            raise response.error(f"discovery of {api_version} on {self.description}")
         else:
             found = {}
             for item in response.body.get("resources", []):

@@ -1,10 +1,9 @@
 """Which cluster to talk to, found in controller-runtime's order: an explicit kubeconfig or context,
 then $KUBECONFIG, then the in-cluster service account, then ~/.kube/config.
 
-~/.kube/config counts only when the cluster target is asked for by name (`--target cluster`): it is
-ambient state (whatever context a person last switched to), and `apply` across all targets must not
-write to it by surprise. No cluster configured is not an error here (`find_cluster` returns None): the
-cluster step is then skipped, unless the cluster target was asked for by name.
+The cluster target runs only when it is selected (`targets:` in mcp-gitops.yaml or `--target`), never
+because $KUBECONFIG happens to be set; once selected, no cluster configured is an error, and the plan
+names the server and context it will write to before anything is written.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Any
 
 from reconciler.targets import TargetError
 from reconciler.targets.cluster.api import KubeApi
+from reconciler.targets.cluster.options import DEFAULT_REQUEST_TIMEOUT_S
 
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
@@ -30,29 +30,22 @@ class ClusterChoice:
     context: str | None = None
 
 
-def find_cluster(
-    kubeconfig: str | None = None, context: str | None = None, explicit: bool = True
-) -> ClusterChoice | None:
+def find_cluster(kubeconfig: str | None = None, context: str | None = None) -> ClusterChoice | None:
     if kubeconfig or context:
         return ClusterChoice("kubeconfig", kubeconfig, context)
     if os.environ.get("KUBECONFIG"):
         return ClusterChoice("kubeconfig", None, None)
     if os.environ.get("KUBERNETES_SERVICE_HOST") and SERVICE_ACCOUNT_TOKEN.is_file():
         return ClusterChoice("in-cluster")
-    if explicit and (Path.home() / ".kube" / "config").is_file():
+    if (Path.home() / ".kube" / "config").is_file():
         return ClusterChoice("kubeconfig", str(Path.home() / ".kube" / "config"), None)
     return None
 
 
-def no_cluster_reason(explicit: bool) -> str:
-    if explicit:
-        return (
-            "no cluster configured (no --kubeconfig/--context, no $KUBECONFIG, not running in a pod, "
-            "no ~/.kube/config)"
-        )
+def no_cluster_reason() -> str:
     return (
-        "no cluster configured (no --kubeconfig/--context, no $KUBECONFIG, not running in a pod; "
-        "~/.kube/config is used only with --target cluster)"
+        "no cluster configured (no --kubeconfig/--context, no $KUBECONFIG, not running in a pod, "
+        "no ~/.kube/config)"
     )
 
 
@@ -75,7 +68,9 @@ def _warn_insecure(host: str) -> None:
         )
 
 
-def connect(choice: ClusterChoice, pool_size: int) -> KubeApi:
+def connect(
+    choice: ClusterChoice, pool_size: int, request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+) -> KubeApi:
     """Load the credentials and return an API handle; raises TargetError when they do not load."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
@@ -96,10 +91,10 @@ def connect(choice: ClusterChoice, pool_size: int) -> KubeApi:
             description = configuration.host + (f" (context {choice.context})" if choice.context else "")
             description += f" from {where}"
     except (ConfigException, OSError, TypeError, ValueError) as exc:
-        raise TargetError(f"cluster credentials did not load: {exc}") from None
+        raise TargetError(f"cluster credentials did not load: {exc}", reason="NoCredentials") from None
     if not configuration.verify_ssl:
         _warn_insecure(configuration.host)
     # Dry runs and applies go out from a thread pool; one pooled connection per worker.
     configuration.connection_pool_maxsize = max(pool_size, 1)
     api_client: Any = client.ApiClient(configuration)
-    return KubeApi(api_client, description)
+    return KubeApi(api_client, description, request_timeout)

@@ -7,7 +7,7 @@ missing kind is named in one error before anything is applied.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -105,8 +105,16 @@ class DesiredState:
 
 
 def build_desired(
-    api: KubeApi, manifests: Iterable[ManifestDocument], default_namespace: str, revision: str | None
+    api: KubeApi,
+    manifests: Iterable[ManifestDocument],
+    default_namespace: str,
+    revision: str | None,
+    owner: str,
+    ignore_fields: Mapping[str, Sequence[str]] | None = None,
 ) -> DesiredState:
+    """`ignore_fields` (kind -> dotted field paths) are left out of the applied objects: another
+    manager (an HPA's `spec.replicas`) owns them, and server-side apply leaves a field nobody applies
+    to whoever set it."""
     state = DesiredState()
     seen: dict[ObjectKey, DesiredObject] = {}
     for document in manifests:
@@ -119,12 +127,14 @@ def build_desired(
             state.missing_kinds.setdefault(f"{api_version} {kind}", []).append(document)
             continue
         body = clean_copy(data)
+        for field_path in (ignore_fields or {}).get(kind, ()):
+            _drop(body, field_path)
         metadata = body["metadata"]
         if resource.namespaced:
             metadata["namespace"] = metadata.get("namespace") or default_namespace
         else:
             metadata.pop("namespace", None)  # a cluster-scoped object has none; the server would refuse it
-        mark(body, document.path, revision)
+        mark(body, document.path, revision, owner)
         desired = DesiredObject(document, resource, body)
         if desired.key in seen:
             state.duplicates.setdefault(desired.key, [seen[desired.key].document]).append(document)
@@ -141,3 +151,14 @@ def clean_copy(data: dict[str, Any]) -> dict[str, Any]:
     for name in SERVER_OWNED_METADATA:
         metadata.pop(name, None)
     return body
+
+
+def _drop(body: dict[str, Any], field_path: str) -> None:
+    *parents, last = field_path.strip(".").split(".")
+    node: Any = body
+    for name in parents:
+        node = node.get(name) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)

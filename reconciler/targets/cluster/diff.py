@@ -16,6 +16,8 @@ from reconciler.documents import format_field_path
 from reconciler.targets.cluster.marks import (
     DIGEST_ANNOTATION,
     MANAGED_BY_LABEL,
+    OWNER_ANNOTATION,
+    OWNER_LABEL,
     REVISION_ANNOTATION,
     SOURCE_PATH_ANNOTATION,
 )
@@ -29,6 +31,8 @@ IGNORED_ANNOTATIONS = frozenset({REVISION_ANNOTATION, DIGEST_ANNOTATION})
 MARK_PATHS = frozenset(
     {
         ("metadata", "labels", MANAGED_BY_LABEL),
+        ("metadata", "labels", OWNER_LABEL),
+        ("metadata", "annotations", OWNER_ANNOTATION),
         ("metadata", "annotations", SOURCE_PATH_ANNOTATION),
         ("metadata", "annotations", REVISION_ANNOTATION),
         ("metadata", "annotations", DIGEST_ANNOTATION),

@@ -2,16 +2,25 @@
 
 The marks serve three readers: people (`kubectl get -l app.kubernetes.io/managed-by=mcp-gitops`), prune
 (which objects are ours to delete once they leave the repository) and the plan (where an object came
-from). Ownership of fields is separate: server-side apply records it under the field manager below.
+from). Every object also names the repository that owns it: a label with a hash of the ownership
+identity (label values are short and restricted; listing selects on it) and an annotation with the
+identity itself (for people, and to tell a hash collision from a match). Ownership of fields is
+separate: server-side apply records it under the field manager below.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 FIELD_MANAGER = "mcp-gitops"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-gitops"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+# sha256 (first 16 hex digits) of the owning repository's identity, and the identity in full.
+OWNER_LABEL = "mcp-gitops.io/owner"
+OWNER_ANNOTATION = "mcp-gitops.io/owner-id"
 
 # The repository file an object was declared in.
 SOURCE_PATH_ANNOTATION = "mcp-gitops.io/source-path"
@@ -30,14 +39,34 @@ TOOLHIVE_VERSION = "v1beta1"
 TOOLHIVE_KINDS = ("MCPGroup", "MCPServer", "VirtualMCPServer")
 
 
-def mark(body: dict, source_path: str, revision: str | None) -> None:
+def owner_hash(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def owned_selector(identity: str) -> str:
+    """The label selector of the objects one repository owns."""
+    return f"{MANAGED_SELECTOR},{OWNER_LABEL}={owner_hash(identity)}"
+
+
+def owner_of(obj: dict) -> str | None:
+    """The identity of the repository that owns a live object; None for an object without our marks,
+    or marked before ownership was recorded (such an object is adopted by the repository declaring it)."""
+    if not is_marked(obj):
+        return None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    owner = annotations.get(OWNER_ANNOTATION)
+    return str(owner) if owner else None
+
+
+def mark(body: dict, source_path: str, revision: str | None, owner: str) -> None:
     """Add the ownership marks to an object about to be applied (in place); the digest goes last, over
     everything else."""
     metadata = body.setdefault("metadata", {})
     labels = metadata.get("labels") or {}
-    metadata["labels"] = {**labels, MANAGED_BY_LABEL: MANAGED_BY}
+    metadata["labels"] = {**labels, MANAGED_BY_LABEL: MANAGED_BY, OWNER_LABEL: owner_hash(owner)}
     annotations = dict(metadata.get("annotations") or {})
     annotations[SOURCE_PATH_ANNOTATION] = source_path
+    annotations[OWNER_ANNOTATION] = owner
     metadata["annotations"] = annotations
     annotations[DIGEST_ANNOTATION] = digest(body)
     if revision:
@@ -47,7 +76,6 @@ def mark(body: dict, source_path: str, revision: str | None) -> None:
 def digest(body: dict) -> str:
     """Of an object as we apply it, without the revision (a new commit alone changes nothing) and
     without the digest itself."""
-    import hashlib
     import json
 
     annotations = (body.get("metadata") or {}).get("annotations") or {}

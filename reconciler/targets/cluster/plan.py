@@ -10,13 +10,25 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.targets import TargetError
+from reconciler.findings import Finding, Severity
+from reconciler.settings import SETTINGS_FILE
+from reconciler.targets import DRIFT_RULE, TargetError
 from reconciler.targets.cluster.api import KubeApi, Resource
 from reconciler.targets.cluster.desired import DesiredObject, ObjectKey
 from reconciler.targets.cluster.diff import FieldChange
+from reconciler.targets.cluster.inventory import InventoryItem
 from reconciler.targets.cluster.marks import TOOLHIVE_GROUP
+from reconciler.targets.cluster.options import Conflicts
 
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
+
+# Rule IDs of the cluster plan's findings (described in reconciler/reconcile/rules.py).
+MISSING_KIND_RULE = "cluster-missing-kind"
+DRY_RUN_RULE = "cluster-dry-run"
+DUPLICATE_RULE = "cluster-duplicate"
+CONFLICT_RULE = "cluster-conflict"
+OWNER_CONFLICT_RULE = "cluster-owner-conflict"
+PRUNE_REFUSED_RULE = "cluster-prune-refused"
 _SYMBOL = {CREATE: "+", UPDATE: "~", UNCHANGED: "="}
 
 
@@ -43,16 +55,21 @@ class Conflict:
             "forced": self.forced,
         }
 
-    def render(self) -> str:
+    @property
+    def message(self) -> str:
         then = (
-            "taken over (--force-conflicts)"
+            "taken over (conflicts: force)"
             if self.forced
-            else "not applied; --force-conflicts takes it over"
+            else "that object is not applied (conflicts: skip; `force` takes the field over, "
+            "cluster.ignoreFields leaves it to the other manager)"
         )
-        return (
-            f"{self.path}:{self.line}:{self.column}: {self.key}: {self.field} is owned by field manager "
-            f'"{self.manager}": {then}'
-        )
+        return f'{self.key}: {self.field} is owned by field manager "{self.manager}": {then}'
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+    def finding(self) -> Finding:
+        return Finding(CONFLICT_RULE, Severity.WARNING, self.path, self.line, self.column, self.message)
 
 
 @dataclass(frozen=True)
@@ -63,12 +80,22 @@ class Problem:
     line: int
     column: int
     message: str
+    rule: str = DRY_RUN_RULE
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "column": self.column, "message": self.message}
+        return {
+            "rule": self.rule,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
 
     def render(self) -> str:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+    def finding(self) -> Finding:
+        return Finding(self.rule, Severity.ERROR, self.path, self.line, self.column, self.message)
 
 
 @dataclass
@@ -142,16 +169,63 @@ class ClusterPlan:
     target: str = "cluster"
     cluster: str = ""
     revision: str | None = None
+    # the repository identity whose objects this plan considers (reconciler/targets/ownership.py)
+    owner: str = ""
+    inventory_namespace: str = "default"
+    inventory: set[InventoryItem] = field(default_factory=set)
     objects: list[ObjectPlan] = field(default_factory=list)
     prune: list[PruneCandidate] = field(default_factory=list)
     prune_enabled: bool = False
-    force_conflicts: bool = False
+    conflicts_mode: Conflicts = "force"
     missing_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
-    # Why the cluster step was skipped (no cluster configured); None when it ran.
-    skipped: str | None = None
     api: KubeApi | None = field(default=None, repr=False)
+
+    @property
+    def destination(self) -> str:
+        return self.cluster
+
+    @property
+    def managed(self) -> int:
+        return len(self.objects)
+
+    def differences(self) -> list[Finding]:
+        """Objects whose live state differs from the repository: changed, deleted, left behind, or
+        holding a field another manager took (`conflicts: skip` leaves those as they are)."""
+        found = []
+        for item in self.objects:
+            if item.action == UNCHANGED:
+                continue
+            path, line, _ = item.desired.where()
+            what = "; ".join(c.render() for c in item.changes) if item.action == UPDATE else "missing"
+            found.append(Finding(DRIFT_RULE, Severity.WARNING, path, line, 1, f"{item.key}: {what}"))
+        found += [
+            Finding(DRIFT_RULE, Severity.WARNING, c.path, c.line, c.column, c.message)
+            for c in self.conflicts
+            if not c.forced
+        ]
+        found += [
+            Finding(
+                DRIFT_RULE,
+                Severity.WARNING,
+                p.source_path or SETTINGS_FILE,
+                0,
+                0,
+                f"{p.key}: no longer in the repository, still in the cluster",
+            )
+            for p in self.prune
+        ]
+        return found
+
+    def findings(self) -> list[Finding]:
+        found = [
+            Finding(MISSING_KIND_RULE, Severity.ERROR, path, line, 1, message)
+            for path, line, message in self._missing_kind_messages()
+        ]
+        found += [p.finding() for p in self.problems]
+        found += [c.finding() for c in self.conflicts]
+        return found
 
     @property
     def to_delete(self) -> list[PruneCandidate]:
@@ -162,12 +236,8 @@ class ClusterPlan:
         return any(o.action != UNCHANGED for o in self.objects) or bool(self.to_delete)
 
     @property
-    def blocking_conflicts(self) -> list[Conflict]:
-        return [c for c in self.conflicts if not c.forced]
-
-    @property
     def has_errors(self) -> bool:
-        return bool(self.missing_kinds or self.problems or self.blocking_conflicts)
+        return bool(self.missing_kinds or self.problems)
 
     def counts(self) -> dict[str, int]:
         actions = Counter(o.action for o in self.objects)
@@ -184,9 +254,9 @@ class ClusterPlan:
             "target": self.target,
             "cluster": self.cluster,
             "revision": self.revision,
-            "skipped": self.skipped,
+            "owner": self.owner,
             "prune": self.prune_enabled,
-            "forceConflicts": self.force_conflicts,
+            "conflictsMode": self.conflicts_mode,
             "objects": [o.to_json() for o in self.objects if o.action != UNCHANGED],
             "pruneCandidates": [p.to_json() for p in self.prune],
             "conflicts": [c.to_json() for c in self.conflicts],
@@ -198,8 +268,8 @@ class ClusterPlan:
             "summary": self.counts(),
         }
 
-    def render_errors(self) -> list[str]:
-        lines = []
+    def _missing_kind_messages(self) -> list[tuple[str, int, str]]:
+        out = []
         for kind, where in self.missing_kinds.items():
             first_path, first_line = where[0]
             more = f" and {len(where) - 1} more" if len(where) > 1 else ""
@@ -208,17 +278,22 @@ class ClusterPlan:
                 if kind.startswith(TOOLHIVE_GROUP + "/")
                 else ""
             )
-            lines.append(
-                f"{first_path}:{first_line}:1: the cluster does not serve {kind} (used by {len(where)} "
-                f"manifest{'s' if len(where) != 1 else ''}: {first_path}:{first_line}{more}){hint}"
+            out.append(
+                (
+                    first_path,
+                    first_line,
+                    f"the cluster does not serve {kind} (used by {len(where)} "
+                    f"manifest{'s' if len(where) != 1 else ''}: {first_path}:{first_line}{more}){hint}",
+                )
             )
+        return out
+
+    def render_errors(self) -> list[str]:
+        lines = [f"{path}:{line}:1: {message}" for path, line, message in self._missing_kind_messages()]
         lines += [p.render() for p in self.problems]
-        lines += [c.render() for c in self.blocking_conflicts]
         return lines
 
     def render_text(self) -> str:
-        if self.skipped:
-            return f"cluster: skipped: {self.skipped}"
         lines = [f"cluster: {self.cluster}"]
         if self.has_errors:
             lines += ["  error: " + line for line in self.render_errors()]
@@ -226,6 +301,7 @@ class ClusterPlan:
         for item in self.objects:
             if item.action != UNCHANGED:
                 lines += item.render()
+        lines += ["  conflict: " + c.render() for c in self.conflicts if not c.forced]
         lines += [candidate.render(self.prune_enabled) for candidate in self.prune]
         c = self.counts()
         if not self.has_changes and not self.has_errors:
@@ -244,5 +320,6 @@ class ClusterPlanError(TargetError):
         self.plan = plan
         errors = plan.render_errors()
         super().__init__(
-            f"cluster ({plan.cluster}): nothing applied; {len(errors)} problem(s):\n  " + "\n  ".join(errors)
+            f"cluster ({plan.cluster}): nothing applied; {len(errors)} problem(s):\n  " + "\n  ".join(errors),
+            reason="PlanRefused",
         )

@@ -11,26 +11,28 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.crds.manifests import is_applied
-from reconciler.targets import TargetError
-from reconciler.targets.cluster import diff
-from reconciler.targets.cluster.api import KubeApi, Resource, Response
+from reconciler.targets.cluster import diff, inventory
+from reconciler.targets.cluster.api import RETRYABLE_STATUSES, KubeApi, Resource, Response
 from reconciler.targets.cluster.desired import DesiredObject, ObjectKey, build_desired, key_of
 from reconciler.targets.cluster.marks import (
     FIELD_MANAGER,
-    MANAGED_SELECTOR,
     SOURCE_PATH_ANNOTATION,
     TOOLHIVE_GROUP,
     TOOLHIVE_KINDS,
     TOOLHIVE_VERSION,
-    is_marked,
+    owned_selector,
+    owner_of,
     prune_opted_out,
 )
 from reconciler.targets.cluster.options import ClusterOptions
 from reconciler.targets.cluster.plan import (
     CREATE,
+    DUPLICATE_RULE,
+    OWNER_CONFLICT_RULE,
+    PRUNE_REFUSED_RULE,
     UNCHANGED,
     UPDATE,
     ClusterPlan,
@@ -40,6 +42,9 @@ from reconciler.targets.cluster.plan import (
     PruneCandidate,
 )
 from reconciler.targets.cluster.unchanged import known_unchanged
+
+if TYPE_CHECKING:
+    from reconciler.repository import Repository
 
 APPLY_PATCH = "application/apply-patch+yaml"
 _CONFLICT_MANAGER = re.compile(r'conflict with "([^"]+)"')
@@ -73,22 +78,26 @@ def apply_request(api: KubeApi, obj: DesiredObject, *, dry_run: bool, force: boo
 # --- live state ----------------------------------------------------------------------------------------
 
 
-def list_marked(api: KubeApi, resource: Resource, namespaces: Iterable[str]) -> list[dict[str, Any]]:
-    """Every object of `resource` that carries our label: cluster-wide, or per namespace when the
-    credentials may not list across namespaces (a namespace-scoped service account)."""
-    query = [("labelSelector", MANAGED_SELECTOR)]
-    response = api.request("GET", resource.collection_path(), query=query)
-    if response.status == 403 and resource.namespaced:
-        items: list[dict[str, Any]] = []
-        for namespace in sorted(set(namespaces)):
-            scoped = api.request("GET", resource.collection_path(namespace), query=query)
-            if not scoped.ok:
-                raise TargetError(f"listing {resource.type_name} in {namespace} failed: {scoped.message}")
-            items += _items(scoped, resource)
-        return items
-    if not response.ok:
-        raise TargetError(f"listing {resource.type_name} on {api.description} failed: {response.message}")
-    return _items(response, resource)
+def list_owned(
+    api: KubeApi, resource: Resource, namespaces: Iterable[str], owner: str
+) -> list[dict[str, Any]]:
+    """Every object of `resource` this repository owns, listed in its own namespaces only (never
+    cluster-wide: other repositories' and other teams' namespaces are none of its business)."""
+    query = [("labelSelector", owned_selector(owner))]
+    if not resource.namespaced:
+        response = api.request("GET", resource.collection_path(), query=query)
+        if not response.ok:
+            raise response.error(f"listing {resource.type_name} on {api.description}")
+        return _items(response, resource)
+    items: list[dict[str, Any]] = []
+    for namespace in sorted(set(namespaces)):
+        scoped = api.request("GET", resource.collection_path(namespace), query=query)
+        if scoped.status == 404:
+            continue  # the namespace does not exist (yet)
+        if not scoped.ok:
+            raise scoped.error(f"listing {resource.type_name} in {namespace}")
+        items += _items(scoped, resource)
+    return items
 
 
 def _items(response: Response, resource: Resource) -> list[dict[str, Any]]:
@@ -100,23 +109,33 @@ def _items(response: Response, resource: Resource) -> list[dict[str, Any]]:
     return list(items)
 
 
+def _get(api: KubeApi, resource: Resource, name: str, namespace: str | None) -> dict[str, Any] | None:
+    response = api.request("GET", resource.path(name, namespace))
+    if response.status == 404:
+        return None
+    if not response.ok:
+        raise response.error(f"reading {resource.kind} {namespace or ''}/{name} on {api.description}")
+    return response.body
+
+
 def load_live(
     api: KubeApi,
     objects: Sequence[DesiredObject],
     resources: Iterable[Resource],
     namespaces: set[str],
+    owner: str,
     workers: int,
 ) -> tuple[dict[ObjectKey, dict[str, Any]], dict[ObjectKey, tuple[Resource, dict[str, Any]]]]:
-    """(live object per desired key, every marked live object with its resource)."""
-    marked: dict[ObjectKey, tuple[Resource, dict[str, Any]]] = {}
+    """(live object per desired key, every live object this repository owns with its resource)."""
+    owned: dict[ObjectKey, tuple[Resource, dict[str, Any]]] = {}
     for resource in resources:
-        for item in list_marked(api, resource, namespaces):
-            marked.setdefault(key_of(item), (resource, item))
+        for item in list_owned(api, resource, namespaces, owner):
+            owned.setdefault(key_of(item), (resource, item))
     live: dict[ObjectKey, dict[str, Any]] = {}
     unlisted: list[DesiredObject] = []
     for obj in objects:
-        found = marked.get(obj.key)
-        # A marked object listed under another version (v1alpha1 vs v1beta1) is fetched in ours, so
+        found = owned.get(obj.key)
+        # An owned object listed under another version (v1alpha1 vs v1beta1) is fetched in ours, so
         # both sides of the diff speak the same version.
         if found is not None and found[1].get("apiVersion") == obj.body.get("apiVersion"):
             live[obj.key] = found[1]
@@ -124,34 +143,35 @@ def load_live(
             unlisted.append(obj)
 
     def fetch(obj: DesiredObject) -> tuple[ObjectKey, dict[str, Any] | None]:
-        response = api.request("GET", obj.resource.path(obj.name, obj.namespace))
-        if response.status == 404:
-            return obj.key, None
-        if not response.ok:
-            raise TargetError(f"reading {obj.key} on {api.description} failed: {response.message}")
-        return obj.key, response.body
+        return obj.key, _get(api, obj.resource, obj.name, obj.namespace)
 
     for key, body in parallel(fetch, unlisted, workers):
         if body is not None:
             live[key] = body
-    return live, marked
+    return live, owned
 
 
 # --- the plan ------------------------------------------------------------------------------------------
 
 
-def make_plan(api: KubeApi, repo: Any, options: ClusterOptions) -> ClusterPlan:
+def make_plan(api: KubeApi, repo: Repository, options: ClusterOptions, owner: str) -> ClusterPlan:
     settings = repo.settings
     prune = options.prune if options.prune is not None else bool(settings.prune.cluster)
+    conflicts = options.conflicts or settings.cluster.conflicts
     plan = ClusterPlan(
         cluster=api.description,
         revision=repo.revision,
+        owner=owner,
+        inventory_namespace=settings.namespace,
         prune_enabled=prune,
-        force_conflicts=options.force_conflicts,
+        conflicts_mode=conflicts,
         api=api,
     )
+    # Only the kinds apply sends (reconciler/crds/manifests.py): the CRD documents themselves are not.
     applied = [d for d in repo.manifests if is_applied(d.data.get("apiVersion"), d.data.get("kind"))]
-    desired = build_desired(api, applied, settings.namespace, repo.revision)
+    desired = build_desired(
+        api, applied, settings.namespace, repo.revision, owner, settings.cluster.ignoreFields
+    )
     if desired.missing_kinds:
         # Reported before any request that could change the cluster; the rest is not dry-run.
         plan.missing_kinds = {
@@ -163,46 +183,85 @@ def make_plan(api: KubeApi, repo: Any, options: ClusterOptions) -> ClusterPlan:
         for doc in docs[1:]:
             plan.problems.append(
                 Problem(
-                    doc.path, doc.line, 1, f"{key} is declared twice (first at {first.path}:{first.line})"
+                    doc.path,
+                    doc.line,
+                    1,
+                    f"{key} is declared twice (first at {first.path}:{first.line})",
+                    DUPLICATE_RULE,
                 )
             )
 
     objects = desired.objects
-    namespaces = {o.namespace for o in objects if o.namespace} | {settings.namespace}
-    live, marked = load_live(
-        api, objects, _scanned_resources(api, desired.resources), namespaces, options.workers
+    plan.inventory = inventory.read(api, settings.namespace, owner)
+    declared_namespaces = {o.name for o in objects if o.resource.kind == "Namespace"}
+    namespaces = (
+        {o.namespace for o in objects if o.namespace}
+        | {settings.namespace}
+        | declared_namespaces
+        | {item.namespace for item in plan.inventory if item.namespace}
+    )
+    live, owned = load_live(
+        api, objects, _scanned_resources(api, desired.resources), namespaces, owner, options.workers
     )
     created_namespaces = {o.name for o in objects if o.resource.kind == "Namespace" and o.key not in live}
+
+    # Another repository's object is never taken over: the plan reports it and nothing is applied.
+    foreign = {}
+    for obj in objects:
+        other = owner_of(live[obj.key]) if obj.key in live else None
+        if other is not None and other != owner:
+            foreign[obj.key] = other
+            path, line, column = obj.where()
+            plan.problems.append(
+                Problem(
+                    path,
+                    line,
+                    column,
+                    f"{obj.key} belongs to another repository ({other}); this repository declares it too. "
+                    "Remove it from one of them (or give both the same ownership.identity)",
+                    OWNER_CONFLICT_RULE,
+                )
+            )
 
     # Objects known to be unchanged skip the dry run; the rest (and all of them with verify_all) get one.
     skipped = (
         set() if options.verify_all else {o.key for o in objects if known_unchanged(o.body, live.get(o.key))}
     )
+    force = conflicts == "force"
 
     def check(obj: DesiredObject) -> ObjectPlan | Problem | list[Conflict]:
         if obj.key in skipped:
             return ObjectPlan(obj, UNCHANGED)
-        return _dry_run(api, obj, live.get(obj.key), options.force_conflicts, created_namespaces)
+        return _dry_run(api, obj, live.get(obj.key), force, created_namespaces)
 
-    for outcome in parallel(check, objects, options.workers):
+    for outcome in parallel(check, [o for o in objects if o.key not in foreign], options.workers):
         if isinstance(outcome, ObjectPlan):
             plan.objects.append(outcome)
             plan.conflicts += outcome.conflicts
         elif isinstance(outcome, Problem):
             plan.problems.append(outcome)
-        else:  # conflicts without --force-conflicts: reported, not applied
+        else:  # conflicts with `conflicts: skip`: reported, that object not applied
             plan.conflicts += outcome
 
-    # Prune looks only in the namespaces this repository uses (its objects', the default one, those it
-    # creates), so another repository's objects in other namespaces are never taken for ours.
-    scope = namespaces | {o.name for o in objects if o.resource.kind == "Namespace"}
+    # Prune candidates: what this repository owns (by label, in its namespaces) or applied before (by
+    # inventory, even with its labels edited) that it no longer declares.
     desired_keys = {o.key for o in objects}
-    for key, (resource, item) in sorted(marked.items()):
-        if key in desired_keys or not is_marked(item) or (key.namespace and key.namespace not in scope):
+    candidates = {key: found for key, found in owned.items() if key not in desired_keys}
+    for item in sorted(plan.inventory):
+        key = ObjectKey(item.api_version.rpartition("/")[0], item.kind, item.namespace, item.name)
+        if key in desired_keys or key in candidates:
             continue
-        annotations = (item.get("metadata") or {}).get("annotations") or {}
+        resource = api.resource(item.api_version, item.kind)
+        body = None if resource is None else _get(api, resource, item.name, item.namespace or None)
+        if resource is None or body is None or owner_of(body) not in (None, owner):
+            continue  # gone already, or another repository took it since
+        candidates[key] = (resource, body)
+    for key, (resource, live_object) in sorted(candidates.items()):
+        annotations = (live_object.get("metadata") or {}).get("annotations") or {}
         plan.prune.append(
-            PruneCandidate(resource, key, annotations.get(SOURCE_PATH_ANNOTATION), prune_opted_out(item))
+            PruneCandidate(
+                resource, key, annotations.get(SOURCE_PATH_ANNOTATION), prune_opted_out(live_object)
+            )
         )
     if prune and not objects and plan.to_delete and not options.allow_empty:
         plan.problems.append(
@@ -212,6 +271,7 @@ def make_plan(api: KubeApi, repo: Any, options: ClusterOptions) -> ClusterPlan:
                 0,
                 f"refusing to prune all {len(plan.to_delete)} objects: the repository yields no manifests "
                 "(pass --allow-empty if that is intended)",
+                PRUNE_REFUSED_RULE,
             )
         )
     return plan
@@ -243,11 +303,15 @@ def _dry_run(
             return conflicts
         conflicts = [replace(c, forced=True) for c in conflicts]
         response = apply_request(api, obj, dry_run=True, force=True)
+    if response.status in RETRYABLE_STATUSES:
+        raise response.error(f"dry run of {obj.key} on {api.description}")
     if response.ok:
         if live is None:
             return ObjectPlan(obj, CREATE, diff.declared_fields(obj.body), conflicts)
         changes = diff.changes(live, response.body)
-        return ObjectPlan(obj, UPDATE if changes else UNCHANGED, changes, conflicts)
+        # An object marked before ownership was recorded is updated once to carry its owner.
+        unowned = owner_of(live) is None
+        return ObjectPlan(obj, UPDATE if changes or unowned else UNCHANGED, changes, conflicts)
     details = response.body.get("details") or {}
     if response.status == 404 and details.get("kind") == "namespaces" and obj.namespace in created_namespaces:
         # The namespace comes with this apply, so the server cannot check the object yet.

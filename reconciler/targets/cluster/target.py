@@ -1,56 +1,67 @@
 """The `cluster` target: the repository's ToolHive manifests (every kind of the operator's CRDs) and
 Namespaces, server-side applied to a Kubernetes cluster (`reconciler.crds.manifests.is_applied`).
 
-`plan` resolves credentials, checks every kind is served, reads live state and dry-runs every object;
-`apply` applies the plan (refusing one with problems), prunes when asked, and reads status back.
-The `kubernetes` package is imported only once a cluster is actually contacted.
+`plan` resolves credentials, checks every kind is served, reads what this repository owns and dry-runs
+every object; `apply` applies the plan (refusing one with problems), prunes when asked, records the
+inventory and reads status back. The `kubernetes` package is imported only once a cluster is contacted.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from reconciler.targets import TargetError, TargetOptions, TargetPlan
+from reconciler.targets import Hook, TargetError, TargetPlan
+from reconciler.targets.cluster.api import KubeApi
 from reconciler.targets.cluster.applier import ClusterResult, apply_plan
 from reconciler.targets.cluster.credentials import connect, find_cluster, no_cluster_reason
 from reconciler.targets.cluster.options import ClusterOptions
-from reconciler.targets.cluster.plan import ClusterPlan, ClusterPlanError
+from reconciler.targets.cluster.plan import ClusterPlan
 from reconciler.targets.cluster.planner import make_plan
+from reconciler.targets.ownership import repository_identity
+
+if TYPE_CHECKING:
+    from reconciler.repository import Repository
 
 
 class ClusterTarget:
     name = "cluster"
 
     def __init__(self) -> None:
-        self._apis: list[Any] = []
+        self._apis: list[KubeApi] = []
 
-    def plan(self, repo: Any, options: TargetOptions | ClusterOptions) -> ClusterPlan:
-        """Raises ClusterPlanError (a TargetError carrying the plan) when something blocks the apply:
-        kinds the cluster does not serve, failed dry runs, conflicts not forced, an empty prune."""
-        opts = _cluster_options(options)
-        choice = find_cluster(opts.kubeconfig, opts.context, opts.explicit)
+    def _connect(self, options: ClusterOptions) -> KubeApi:
+        choice = find_cluster(options.kubeconfig, options.context)
         if choice is None:
-            if opts.explicit:
-                raise TargetError(f"cluster target: {no_cluster_reason(True)}")
-            return ClusterPlan(revision=repo.revision, skipped=no_cluster_reason(False))
-        api = connect(choice, opts.workers)
+            raise TargetError(f"cluster target: {no_cluster_reason()}", reason="NoCluster")
+        api = connect(choice, options.workers, options.request_timeout)
         self._apis.append(api)
-        plan = make_plan(api, repo, opts)
-        if plan.has_errors:
-            raise ClusterPlanError(plan)
-        return plan
+        return api
 
-    def apply(self, plan: TargetPlan, options: TargetOptions | ClusterOptions) -> ClusterResult:
+    def plan(self, repo: Repository, options: ClusterOptions) -> ClusterPlan:
+        """What blocks the apply (kinds the cluster does not serve, failed dry runs, another repository's
+        objects, an empty prune) is in `plan.findings()`."""
+        owner = repository_identity(repo, options.fetched_from)
+        return make_plan(self._connect(options), repo, options, owner)
+
+    def apply(self, plan: TargetPlan, options: ClusterOptions, hook: Hook | None = None) -> ClusterResult:
         """Raises ClusterPlanError for a plan with problems (nothing applied), ClusterApplyError when the
         apply stopped part way, ClusterWaitTimeout when --wait ran out of time (all TargetError)."""
         assert isinstance(plan, ClusterPlan)
-        return apply_plan(plan, _cluster_options(options))
+        return apply_plan(plan, options)
+
+    def probe(self, options: ClusterOptions) -> str | None:
+        try:
+            api = self._connect(options)
+            try:
+                response = api.request("GET", "/version", timeout=5)
+            finally:
+                api.close()
+                self._apis.remove(api)
+        except TargetError as exc:
+            return str(exc)
+        return None if response.ok else f"API server answered {response.status}"
 
     def close(self) -> None:
         for api in self._apis:
             api.close()
         self._apis.clear()
-
-
-def _cluster_options(options: TargetOptions | ClusterOptions) -> ClusterOptions:
-    return options if isinstance(options, ClusterOptions) else ClusterOptions.from_target_options(options)

@@ -6,16 +6,18 @@ bookkeeping), `live` (what the database holds), `planner` (the difference), `wri
 """
 
 # The names below are imported on first use, so that importing one module of the target (the
-# desired-state builder, say) does not load the database or Kubernetes client libraries.
+# desired-state builder, say, or the options every command builds) does not load the database client.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.targets.postgres.desired import DesiredState, build_desired
+    from reconciler.targets.postgres.options import RegistryOptions
     from reconciler.targets.postgres.target import RegistryInput, RegistryPlan, RegistryResult, RegistryTarget
 
 _LAZY = {
     "DesiredState": "reconciler.targets.postgres.desired",
     "build_desired": "reconciler.targets.postgres.desired",
+    "RegistryOptions": "reconciler.targets.postgres.options",
     "RegistryInput": "reconciler.targets.postgres.target",
     "RegistryPlan": "reconciler.targets.postgres.target",
     "RegistryResult": "reconciler.targets.postgres.target",
@@ -35,6 +37,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DesiredState",
     "RegistryInput",
+    "RegistryOptions",
     "RegistryPlan",
     "RegistryResult",
     "RegistryTarget",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler import secrets
 from reconciler.targets.postgres.errors import ConnectionConfigError
 from reconciler.trust import ALLOW_DATABASE_ENV, OperatorTrust, installed, load
 
@@ -45,6 +46,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        secrets.register(value)  # kept out of every output and log line, whichever path prints it
 
     def reveal(self) -> str:
         return self._value
@@ -309,4 +311,6 @@ def connect(target: DatabaseTarget, *, autocommit: bool = False) -> Any:
         return psycopg.connect(conninfo, autocommit=autocommit, **kwargs)
     except psycopg.Error as exc:
         message = target.scrub(str(exc).strip())
-        raise ConnectionConfigError(f"cannot connect to {target.describe()}: {message}") from None
+        raise ConnectionConfigError(
+            f"cannot connect to {target.describe()}: {message}", retryable=True, reason="Unreachable"
+        ) from None

@@ -66,7 +66,9 @@ def check_live(desired: DesiredState, live: LiveState) -> None:
     if taken:
         raise LiveStateError(
             f"entries {_names(taken)} already exist in managed source {managed!r}, published by someone "
-            f"other than mcp-gitops; remove them there or drop them from the repository"
+            f"other than mcp-gitops; remove them there or drop them from the repository",
+            reason="NotOwned",
+            locations=[(desired.entries[n].claims_path, 1) for n in sorted(taken)],
         )
 
 

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from reconciler.targets import TargetError, TargetOptions, TargetPlan
+from reconciler.findings import Finding, Severity
+from reconciler.settings import SETTINGS_FILE
+from reconciler.targets import DRIFT_RULE, Hook, TargetError, TargetPlan
 from reconciler.targets.postgres import live as live_state
 from reconciler.targets.postgres import planner, schema
 from reconciler.targets.postgres.changes import Counts, Diff, render_change
-from reconciler.targets.postgres.connection import DatabaseTarget, connect, resolve_target
+from reconciler.targets.postgres.connection import (
+    DatabaseTarget,
+    Locator,
+    connect,
+    locator,
+    resolve_target,
+)
 from reconciler.targets.postgres.desired import DesiredState, EntryItem, build_desired
-from reconciler.targets.postgres.errors import ApplyError
-from reconciler.targets.postgres.writer import Hook, Writer
+from reconciler.targets.postgres.errors import ApplyError, DesiredStateError, LiveStateError
+from reconciler.targets.postgres.options import RegistryOptions
+from reconciler.targets.postgres.writer import Writer
+
+if TYPE_CHECKING:
+    from reconciler.repository import Repository
+    from reconciler.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,31 +50,42 @@ class RegistryInput:
 
     config: Mapping[str, Any] | None
     entries: Sequence[EntryItem]
-    settings: Any = None
+    settings: Settings | None = None
     revision: str | None = None
     root: Path | None = None
+    # the repository's ownership identity (reconciler/targets/ownership.py); None: not checked
+    owner: str | None = None
+    config_path: str | None = None
+    # file:line of a repository-chosen database destination, for refusals (connection.locator)
+    locate: Locator | None = None
 
     @classmethod
-    def from_repository(cls, repo: Any, root: Path | None = None) -> RegistryInput:
-        """From a loaded `Repository` (reconciler.repository); `root` is the folder on disk, used to
-        refuse a password file kept inside the repository."""
+    def from_repository(
+        cls, repo: Repository | RegistryInput, fetched_from: str | None = None
+    ) -> RegistryInput:
+        """From a loaded `Repository`; the folder on disk (when there is one) is kept to refuse a
+        password file inside the repository."""
         if isinstance(repo, RegistryInput):
             return repo
-        config_doc = getattr(repo, "config", None)
-        root = root or getattr(getattr(repo, "source", None), "root", None)
+        from reconciler.targets.ownership import repository_identity
+
+        root = getattr(repo.source, "root", None)
         return cls(
-            config=getattr(config_doc, "data", None) if config_doc is not None else None,
+            config=repo.config.data if repo.config is not None else None,
             entries=[
-                (doc.path, doc.data, f"{doc.digest}#{doc.index}" if getattr(doc, "digest", "") else None)
-                for doc in getattr(repo, "entries", [])
+                (doc.path, doc.data, f"{doc.digest}#{doc.index}" if doc.digest else None)
+                for doc in repo.entries
             ],
-            settings=getattr(repo, "settings", None),
-            revision=getattr(repo, "revision", None),
+            settings=repo.settings,
+            revision=repo.revision,
             root=Path(root) if root else None,
+            owner=repository_identity(repo, fetched_from),
+            config_path=repo.config.path if repo.config is not None else None,
+            locate=locator(repo.settings_document, repo.config),
         )
 
     def prune_setting(self) -> bool:
-        return bool(getattr(getattr(self.settings, "prune", None), "registry", False))
+        return self.settings is not None and self.settings.prune.registry
 
 
 @dataclass
@@ -68,13 +94,43 @@ class RegistryPlan:
     database: str
     revision: str | None
     desired: DesiredState
-    diff: Diff | None  # None: not compared yet (TargetOptions.read_live=False)
+    diff: Diff | None  # None: not compared yet (RegistryOptions.read_live=False)
     options: planner.PlanOptions
     db_target: DatabaseTarget = field(repr=False)
+    owner: str | None = None
+    config_path: str | None = None
 
     @property
     def has_changes(self) -> bool:
         return self.diff is None or bool(self.diff.registry_changes)
+
+    @property
+    def destination(self) -> str:
+        return self.database
+
+    @property
+    def managed(self) -> int:
+        return int(self.desired.version_count())
+
+    def findings(self) -> list[Finding]:
+        # What refuses a registry apply (a second managed source, a name another publisher holds) is
+        # raised as a TargetError while planning; a plan that exists can be applied.
+        return []
+
+    def differences(self) -> list[Finding]:
+        if self.diff is None:
+            return []
+        return [
+            Finding(
+                DRIFT_RULE,
+                Severity.WARNING,
+                change.path or self.config_path or SETTINGS_FILE,
+                1 if change.path or self.config_path else 0,
+                0,
+                f"registry ({self.database}): {render_change(change).strip()}",
+            )
+            for change in self.diff.registry_changes
+        ]
 
     def to_json(self) -> dict[str, Any]:
         changes = self.diff.changes if self.diff is not None else []
@@ -116,6 +172,9 @@ class RegistryResult:
     def changed(self) -> bool:
         return bool(self.counts.created or self.counts.updated or self.counts.deleted)
 
+    def summary(self) -> dict[str, Any]:
+        return {"outcome": "applied" if self.changed else "unchanged", **self.counts.to_json()}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target,
@@ -148,13 +207,8 @@ class RegistryResult:
 class RegistryTarget:
     name = "registry"
 
-    def __init__(self) -> None:
-        self._desired: dict[int, DesiredState] = {}
-
-    # -- building blocks, usable on their own --
-
     @staticmethod
-    def resolve(inp: RegistryInput, options: TargetOptions) -> DatabaseTarget:
+    def resolve(inp: RegistryInput, options: RegistryOptions) -> DatabaseTarget:
         return resolve_target(
             database_url=options.database_url,
             password_file=options.password_file,
@@ -163,29 +217,50 @@ class RegistryTarget:
             registry_config=inp.config,
             repo_root=inp.root,
             embedded=options.embedded,
+            locate=inp.locate,
         )
 
     @staticmethod
-    def plan_options(inp: RegistryInput, options: TargetOptions) -> planner.PlanOptions:
+    def plan_options(inp: RegistryInput, options: RegistryOptions) -> planner.PlanOptions:
         prune = inp.prune_setting() if options.prune is None else options.prune
         return planner.PlanOptions(prune=prune, allow_empty=options.allow_empty, revision=inp.revision)
 
     # -- Target interface --
 
-    def plan(self, repo: Any, options: TargetOptions) -> RegistryPlan:
-        inp = RegistryInput.from_repository(repo)
+    def plan(self, repo: Repository | RegistryInput, options: RegistryOptions) -> RegistryPlan:
+        inp = RegistryInput.from_repository(repo, options.fetched_from)
+        with _located(inp.config_path):
+            return self._plan(inp, options)
+
+    def _plan(self, inp: RegistryInput, options: RegistryOptions) -> RegistryPlan:
+        if inp.config is None:
+            raise TargetError(
+                "the repository has no registry config, which the registry target needs; a repository "
+                "of manifests only selects the cluster alone (`targets: [cluster]` or --target cluster)",
+                reason="NoRegistryConfig",
+            )
         desired = build_desired(inp.config, inp.entries)
-        db_target = options.extra.get("db_target") or self.resolve(inp, options)
+        db_target = self.resolve(inp, options)
         popts = self.plan_options(inp, options)
         if not options.read_live:
             return RegistryPlan(
-                self.name, db_target.describe(), inp.revision, desired, None, popts, db_target
+                self.name,
+                db_target.describe(),
+                inp.revision,
+                desired,
+                None,
+                popts,
+                db_target,
+                inp.owner,
+                inp.config_path,
             )
         with connect(db_target) as conn:
             try:
                 # One consistent snapshot, and no way to write by accident.
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                set_timeouts(conn, options.lock_timeout, options.statement_timeout)
                 info = schema.inspect(conn)
+                check_owner(conn, inp.owner, desired.managed_source)
                 live = live_state.load(
                     conn,
                     info,
@@ -196,19 +271,113 @@ class RegistryTarget:
                 )
                 diff = planner.compute(conn, desired, live, popts)
             except psycopg.Error as exc:
-                raise TargetError(
-                    f"reading {db_target.describe()} failed: {db_target.scrub(str(exc).strip())}"
-                ) from None
+                raise database_error(f"reading {db_target.describe()}", db_target, exc) from None
             finally:
                 conn.rollback()
-        return RegistryPlan(self.name, db_target.describe(), inp.revision, desired, diff, popts, db_target)
+        return RegistryPlan(
+            self.name,
+            db_target.describe(),
+            inp.revision,
+            desired,
+            diff,
+            popts,
+            db_target,
+            inp.owner,
+            inp.config_path,
+        )
 
-    def apply(self, plan: TargetPlan, options: TargetOptions, hook: Hook | None = None) -> RegistryResult:
+    def apply(self, plan: TargetPlan, options: RegistryOptions, hook: Hook | None = None) -> RegistryResult:
         assert isinstance(plan, RegistryPlan)
-        return apply_desired(plan.db_target, plan.desired, plan.options, options.lock_timeout, hook)
+        with _located(plan.config_path):
+            return apply_desired(
+                plan.db_target,
+                plan.desired,
+                plan.options,
+                options.lock_timeout,
+                hook,
+                options.statement_timeout,
+                plan.owner,
+            )
+
+    def probe(self, options: RegistryOptions) -> str | None:
+        """Connects to the database the options name (the repository's settings may name another one:
+        the cycle's own result then tells)."""
+        from reconciler.targets.postgres.connection import URL_ENV
+
+        if not (options.database_url or os.environ.get(URL_ENV)):
+            return None
+        try:
+            db_target = resolve_target(database_url=options.database_url, password_file=options.password_file)
+            with connect(db_target, autocommit=True) as conn:
+                conn.execute("SELECT 1")
+        except TargetError as exc:
+            return str(exc)
+        except psycopg.Error as exc:
+            return str(exc).strip()
+        return None
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def _located(config_path: str | None) -> Iterator[None]:
+    """What the repository's content or the database's live state refuses is placed at the registry
+    config when nothing more precise (an entry file) is known."""
+    try:
+        yield
+    except (DesiredStateError, LiveStateError) as exc:
+        if not exc.locations and config_path:
+            exc.locations = [(config_path, 1)]
+        raise
+
+
+def check_owner(conn: Any, owner: str | None, managed_source: str | None) -> None:
+    """The registry's managed source is written by one repository: its bookkeeping (what it wrote,
+    what it may prune) is per database, so a second repository would take the first one's rows over or
+    prune them. A database first written by another repository is refused, naming it."""
+    if owner is None or not conn.execute("SELECT to_regclass('mcp_gitops.meta') IS NOT NULL").fetchone()[0]:
+        return
+    row = conn.execute("SELECT value FROM mcp_gitops.meta WHERE key = 'owner'").fetchone()
+    if row is not None and row[0] != owner:
+        raise LiveStateError(
+            f"managed source {managed_source!r} is written by another repository ({row[0]}); this one is "
+            f"{owner}. Two repositories never write one managed source: give this one its own database, "
+            "or the same ownership.identity if it replaces the other",
+            reason="OwnerConflict",
+        )
+
+
+def _record_owner(conn: Any, owner: str | None) -> None:
+    if owner is not None:
+        conn.execute(
+            "INSERT INTO mcp_gitops.meta (key, value) VALUES ('owner', %s) ON CONFLICT (key) DO NOTHING",
+            [owner],
+        )
+
+
+def set_timeouts(conn: Any, lock_timeout: float, statement_timeout: float) -> None:
+    """Bound every wait of this transaction: a row or table lock another session holds, and a
+    statement that runs away (SET LOCAL: they end with the transaction)."""
+    conn.execute(f"SET LOCAL lock_timeout = '{max(int(lock_timeout * 1000), 1)}ms'")
+    conn.execute(f"SET LOCAL statement_timeout = '{max(int(statement_timeout * 1000), 1)}ms'")
+
+
+def database_error(doing: str, db_target: DatabaseTarget, exc: psycopg.Error) -> TargetError:
+    """A psycopg error as a TargetError that says whether a retry may help: lost connections, lock and
+    statement timeouts, and a server starting up or shutting down are retryable; the rest is not."""
+    message = db_target.scrub(str(exc).strip()) or type(exc).__name__
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return TargetError(
+            f"{doing}: gave up waiting for a lock another session holds ({message})",
+            retryable=True,
+            reason="LockTimeout",
+        )
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return TargetError(f"{doing}: statement timed out ({message})", retryable=True, reason="Timeout")
+    if isinstance(exc, psycopg.OperationalError):
+        return TargetError(f"{doing} failed: {message}", retryable=True, reason="Unreachable")
+    return TargetError(f"{doing} failed: {message}")
 
 
 def apply_desired(
@@ -217,25 +386,31 @@ def apply_desired(
     popts: planner.PlanOptions,
     lock_timeout: float = 30.0,
     hook: Hook | None = None,
+    statement_timeout: float = 300.0,
+    owner: str | None = None,
 ) -> RegistryResult:
     """Apply in one transaction under the advisory lock. The diff is computed again once the lock is
-    held, so a plan made before another apply finished is never applied stale."""
+    held, so a plan made before another apply finished is never applied stale. Every wait is bounded:
+    the advisory lock and then any row or table lock by `lock_timeout`, each statement by
+    `statement_timeout`; giving up rolls back, which releases the advisory lock too."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     where = db_target.describe()
     conn = connect(db_target)
     try:
         try:
-            conn.execute(f"SET LOCAL lock_timeout = '{max(int(lock_timeout * 1000), 1)}ms'")
+            set_timeouts(conn, lock_timeout, statement_timeout)
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
             except psycopg.errors.LockNotAvailable:
                 raise ApplyError(
                     f"another mcp-gitops apply holds the lock on {where}; gave up after {lock_timeout:g} s "
-                    f"(nothing was written; retry, or raise --lock-timeout)"
+                    f"(nothing was written; retry, or raise --lock-timeout)",
+                    retryable=True,
+                    reason="LockTimeout",
                 ) from None
-            conn.execute("SET LOCAL lock_timeout = 0")
             info = schema.inspect(conn)
+            check_owner(conn, owner, desired.managed_source)
             live = live_state.load(
                 conn, info, desired.managed_source, popts.revision, desired.version_count(), desired.digest
             )
@@ -254,6 +429,7 @@ def apply_desired(
                 hook("schema")
             Writer(conn, diff, popts.revision, hook).write()
             _record_state(conn, desired, popts.revision)
+            _record_owner(conn, owner)
             _record_run(
                 conn,
                 popts.revision,
@@ -272,16 +448,24 @@ def apply_desired(
             raise
         except psycopg.Error as exc:
             _rollback_quietly(conn)
-            message = db_target.scrub(str(exc).strip()) or type(exc).__name__
-            if isinstance(exc, psycopg.OperationalError) or conn.closed:
+            failure = database_error(f"apply to {where}", db_target, exc)
+            if isinstance(exc, psycopg.errors.LockNotAvailable):
                 detail = (
-                    f"the connection to {where} was lost during apply ({message}); "
+                    f"apply to {where}: a row or table lock another session holds was not released "
+                    f"within {lock_timeout:g} s; the transaction was rolled back and the advisory lock "
+                    "released"
+                )
+            elif isinstance(exc, psycopg.OperationalError) or conn.closed:
+                detail = (
+                    f"the connection to {where} was lost during apply ({failure}); "
                     "the transaction was rolled back"
                 )
             else:
-                detail = f"apply to {where} failed: {message}; the transaction was rolled back"
+                detail = f"{failure}; the transaction was rolled back"
             _record_failure(db_target, popts.revision, started, _ms(t0), detail)
-            raise ApplyError(detail + ", nothing was written") from None
+            raise ApplyError(
+                detail + ", nothing was written", retryable=failure.retryable, reason=failure.reason
+            ) from None
         except BaseException:
             _rollback_quietly(conn)
             raise

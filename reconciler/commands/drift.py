@@ -1,0 +1,47 @@
+"""`mcp-gitops drift`: compare the live targets with the repository, writing nothing.
+
+The same reconcile stage as `plan`; what differs from Git is drift (someone changed it behind
+mcp-gitops' back, or the last apply did not finish). Exit 0 none, 1 drift, 2 error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from reconciler.commands.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    crd_options,
+    repo_argument,
+    rev_options,
+)
+from reconciler.commands.operator import install_trust
+from reconciler.commands.plan_apply import emit, finish, make_stage, target_options, validated
+
+
+@click.command()
+@repo_argument
+@rev_options
+@target_options
+@crd_options
+def drift(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
+    """Compare the live targets with the repository without writing anything: rows changed through the
+    registry server's API or lost in its restart, objects edited or deleted with kubectl.
+
+    Exit 0 no drift, 1 drift, 2 error.
+    """
+    install_trust(opts, repo)
+    validation = validated(repo, rev, fmt, opts)
+    stage = make_stage(validation, opts, read_live=True)
+    try:
+        reconciliation = stage.plan(validation.repo)
+    finally:
+        stage.close()
+    stage.drift_findings(reconciliation)
+    emit(reconciliation, validation, fmt, repo, "plans", applied=False)
+    if reconciliation.failed:
+        finish(EXIT_ERROR)
+    finish(EXIT_FINDINGS if any(reconciliation.drift().values()) else EXIT_OK)
