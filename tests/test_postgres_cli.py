@@ -25,7 +25,7 @@ ITEMS = entries(("io.github.acme/alpha", "1.0.0"), ("io.github.acme/alpha", "1.1
 def repo_input(monkeypatch: pytest.MonkeyPatch) -> RegistryInput:
     """Stand in for the validation pipeline: the commands get this repository, already validated."""
     data = RegistryInput(registry_config(), ITEMS)
-    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds: data)
+    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds, server_version: data)
     return data
 
 
@@ -97,7 +97,7 @@ def test_apply_refuses_when_validation_has_errors(monkeypatch: pytest.MonkeyPatc
 
     report = Report([Finding("schema", Severity("error"), "entries/a.yaml", 1, 1, "broken")], files=1)
     monkeypatch.setattr(
-        pipeline, "validate", lambda source, crds: SimpleNamespace(report=report, rules={}, repo=None)
+        pipeline, "validate", lambda source, **_: SimpleNamespace(report=report, rules={}, repo=None)
     )
     monkeypatch.setattr(
         "reconciler.source.open_source", lambda path, rev=None: SimpleNamespace(revision=None)

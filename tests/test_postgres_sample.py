@@ -40,7 +40,9 @@ def test_sample_repo_applies_and_is_listed_with_claims(sample_repo: Path, pg_url
     }
     weather = by_key[("io.github.acme/weather", "2.0.0")]
     assert weather[11][0]["identifier"] == "@acme/weather-mcp"
-    assert weather[11][0]["package_arguments"] == ["--units"]
+    assert weather[11][0]["package_arguments"] == [
+        {"name": "--units", "type": "named", "value": "metric", "choices": ["metric", "imperial"]}
+    ]
     assert weather[13] == [
         {
             "src": "https://assets.acme.example.com/icons/weather.svg",

@@ -128,7 +128,7 @@ def test_commands_print_no_password(
     scram_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     data = RegistryInput(registry_config(), entries(("io.github.acme/alpha", "1.0.0")))
-    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds: data)
+    monkeypatch.setattr(plan_apply, "_validated_repo", lambda path, rev, crds, server_version: data)
     runner = CliRunner()
     outputs = []
     for password, args in [

@@ -26,6 +26,7 @@ from reconciler.commands.common import (
     repo_argument,
     rev_options,
     scrub,
+    server_version_option,
     tool_errors,
 )
 from reconciler.commands.operator import install_trust, operator_options
@@ -125,7 +126,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return operator_options(database=True, redis=False)(func)
 
 
-def _validated_repo(repo: str, rev: str | None, crds: Any) -> Any:
+def _validated_repo(repo: str, rev: str | None, crds: Any, server_version: str | None) -> Any:
     from reconciler import pipeline
     from reconciler.findings import Severity
     from reconciler.report import ReportContext, renderer
@@ -133,7 +134,7 @@ def _validated_repo(repo: str, rev: str | None, crds: Any) -> Any:
 
     with tool_errors():
         source = open_source(repo, rev)
-        result = pipeline.validate(source, crds=crds)
+        result = pipeline.validate(source, crds=crds, server_version=server_version)
     if result.report.fails(Severity("error")):
         context = ReportContext(rules=result.rules, root="", revision=source.revision)
         click.echo(renderer("text")(result.report, context), nl=False, err=True)
@@ -148,9 +149,14 @@ def _options(**kwargs: Any) -> TargetOptions:
 
 
 def _plans(
-    repo_path: str, rev: str | None, target_name: str, options: TargetOptions, crds: Any
+    repo_path: str,
+    rev: str | None,
+    target_name: str,
+    options: TargetOptions,
+    crds: Any,
+    server_version: str | None,
 ) -> list[tuple[Any, TargetPlan]]:
-    repo = _validated_repo(repo_path, rev, crds)
+    repo = _validated_repo(repo_path, rev, crds, server_version)
     # The parsed repository lives until exit: keep the collector from re-scanning it on every
     # allocation burst while planning (10,000 entries: tens of milliseconds per full collection).
     gc.freeze()
@@ -205,6 +211,7 @@ def _emit(fmt: str, items: list[dict[str, Any]], texts: list[str], key: str) -> 
 @rev_options
 @target_options
 @crd_options
+@server_version_option
 def plan(
     repo: str,
     rev: str | None,
@@ -212,6 +219,7 @@ def plan(
     fmt: str,
     crds: tuple[str, ...],
     crds_from_cluster: bool,
+    server_version: str | None,
     **kwargs: Any,
 ) -> None:
     """Show what `apply` would change in each target, per entry and version (claims called out).
@@ -221,7 +229,7 @@ def plan(
     install_trust(kwargs, repo)
     try:
         choice = crd_choice(crds, crds_from_cluster, kwargs.get("kubeconfig"), kwargs.get("context"))
-        plans = _plans(repo, rev, target_name, _options(**kwargs), choice)
+        plans = _plans(repo, rev, target_name, _options(**kwargs), choice, server_version)
     except TargetError as exc:
         _fail_with_details(fmt, exc)
     _emit(fmt, [p.to_json() for _, p in plans], [p.render_text() for _, p in plans], "plans")
@@ -248,6 +256,7 @@ def plan(
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds --wait waits for Ready."
 )
+@server_version_option
 def apply(
     repo: str,
     rev: str | None,
@@ -259,6 +268,7 @@ def apply(
     timeout: float,
     crds: tuple[str, ...],
     crds_from_cluster: bool,
+    server_version: str | None,
     **kwargs: Any,
 ) -> None:
     """Bring each target in line with the repository: one transaction per target, under a lock.
@@ -277,7 +287,7 @@ def apply(
         click.get_current_context().exit(EXIT_OK)
     try:
         choice = crd_choice(crds, crds_from_cluster, options.kubeconfig, options.context)
-        plans = _plans(repo, rev, target_name, options, choice)
+        plans = _plans(repo, rev, target_name, options, choice, server_version)
         results = [target.apply(p, options) for target, p in plans]
     except TargetError as exc:
         _fail_with_details(fmt, exc)

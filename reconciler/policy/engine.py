@@ -88,7 +88,12 @@ class _Evaluator:
         return self.findings
 
     def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
-        variables: dict[str, Any] = {"token": self.inputs.token, "config": self.config}
+        variables: dict[str, Any] = {
+            "token": self.inputs.token,
+            "config": self.config,
+            # the targeted registry server release and what it does (reconciler/registry_server.py)
+            "server": self.repo.settings.registryServer.capabilities().to_cel(),
+        }
         paths: set[tuple[str, ...]] = set()
         whole = False
         for policy in policies:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.targets.postgres.errors import DesiredStateError
 
 PUBLISHER_PROVIDED = "io.modelcontextprotocol.registry/publisher-provided"
@@ -117,8 +118,9 @@ class PackageRow:
     pkg_identifier: str
     pkg_version: str
     runtime_hint: str | None
-    runtime_arguments: list[str]
-    package_arguments: list[str]
+    # names (schema 21) or whole argument objects (schema 23)
+    runtime_arguments: list[Any]
+    package_arguments: list[Any]
     sha256_hash: str | None
     transport: str
     transport_url: str | None
@@ -184,7 +186,17 @@ class VersionSpec:
     A plain class with hand-made caches: functools.cached_property takes a lock per access on Python
     3.11, which shows at 10,000 entries per plan."""
 
-    __slots__ = ("_digest", "_rows", "file_digest", "max_meta_size", "name", "path", "server", "version")
+    __slots__ = (
+        "_digest",
+        "_rows",
+        "file_digest",
+        "full_arguments",
+        "max_meta_size",
+        "name",
+        "path",
+        "server",
+        "version",
+    )
 
     def __init__(
         self,
@@ -194,26 +206,34 @@ class VersionSpec:
         server: Mapping[str, Any],
         max_meta_size: int = DEFAULT_MAX_META_SIZE,
         file_digest: str | None = None,
+        full_arguments: bool = True,
     ) -> None:
         self.name, self.version, self.path, self.server = name, version, path, server
         self.max_meta_size = max_meta_size
+        self.full_arguments = full_arguments
         # digest of the file the entry came from (the pipeline computes it anyway) + document index
         self.file_digest = file_digest
         # A file digest costs nothing; it also changes when only the claims or formatting change, and
         # the planner then compares rows and finds nothing to write.
-        self._digest: str | None = f"file:{file_digest}" if file_digest else None
+        # The argument format is part of the digest: rows written for schema 21 are rewritten once the
+        # database is at 23, so that they regain the arguments' full metadata.
+        self._digest: str | None = f"{self._format}file:{file_digest}" if file_digest else None
         self._rows: VersionRows | None = None
+
+    @property
+    def _format(self) -> str:
+        return "args:" if self.full_arguments else ""
 
     @property
     def digest(self) -> str:
         if self._digest is None:
-            self._digest = content_digest(self.server)
+            self._digest = self._format + content_digest(self.server)
         return self._digest
 
     @property
     def rows(self) -> VersionRows:
         if self._rows is None:
-            self._rows = version_rows(self.path, self.server, self.max_meta_size)
+            self._rows = version_rows(self.path, self.server, self.max_meta_size, self.full_arguments)
         return self._rows
 
 
@@ -239,6 +259,8 @@ class DesiredState:
     registries: dict[str, RegistryRow]
     managed_source: str | None
     entries: dict[str, EntrySpec]
+    # the targeted release: which schema version to expect, how to store package arguments
+    server: ServerCapabilities = field(default_factory=lambda: ServerCapabilities.of(NEWEST_VERSION))
     _digest: str | None = field(default=None, repr=False)
 
     @cached_property
@@ -363,12 +385,19 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-def _argument_names(arguments: Any) -> list[str]:
-    # v1.2.0 keeps only each argument's `name` (positional arguments have none): lossy by design there.
+def _argument_names(arguments: Any) -> list[Any]:
+    # Schema 21 keeps only each argument's `name` (positional arguments have none): lossy by design there.
     return [str(a.get("name") or "") if isinstance(a, Mapping) else "" for a in _list(arguments)]
 
 
-def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> VersionRows:
+def _argument_objects(arguments: Any) -> list[Any]:
+    # Schema 23 (v1.5.1) stores every argument object whole.
+    return [dict(a) for a in _list(arguments) if isinstance(a, Mapping)]
+
+
+def version_rows(
+    path: str, server: Mapping[str, Any], max_meta_size: int, full_arguments: bool = True
+) -> VersionRows:
     where = f"{path} ({server.get('name')}@{server.get('version')})"
     meta = server.get("_meta")
     publisher = meta.get(PUBLISHER_PROVIDED) if isinstance(meta, Mapping) else None
@@ -383,6 +412,7 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
     repository = server.get("repository")
     repository = repository if isinstance(repository, Mapping) else {}
 
+    arguments = _argument_objects if full_arguments else _argument_names
     packages: dict[tuple[str, str, str], PackageRow] = {}
     for raw in _list(server.get("packages")):
         if not isinstance(raw, Mapping):
@@ -394,8 +424,8 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
             pkg_identifier=str(raw.get("identifier") or ""),
             pkg_version=str(raw.get("version") or ""),
             runtime_hint=_text(raw.get("runtimeHint")),
-            runtime_arguments=_argument_names(raw.get("runtimeArguments")),
-            package_arguments=_argument_names(raw.get("packageArguments")),
+            runtime_arguments=arguments(raw.get("runtimeArguments")),
+            package_arguments=arguments(raw.get("packageArguments")),
             sha256_hash=_text(raw.get("fileSha256")),
             transport=str(transport.get("type") or ""),
             transport_url=_text(transport.get("url")),
@@ -442,10 +472,16 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
 EntryItem = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], str | None]
 
 
-def build_desired(config: Mapping[str, Any] | None, entries: Iterable[EntryItem]) -> DesiredState:
+def build_desired(
+    config: Mapping[str, Any] | None,
+    entries: Iterable[EntryItem],
+    release: ServerCapabilities | None = None,
+) -> DesiredState:
     """The desired state of one revision: config rows, and every entry file as a publish to the one
-    managed source. Entries are (path, {"claims", "server"}) or (path, data, file digest). Raises
-    DesiredStateError listing every problem found."""
+    managed source, for the targeted registry server release (default: the newest). Entries are
+    (path, {"claims", "server"}) or (path, data, file digest). Raises DesiredStateError listing every
+    problem found."""
+    release = release or ServerCapabilities.of(NEWEST_VERSION)
     sources, registries = config_rows(config)
     managed = [s.name for s in sources.values() if s.source_type == "managed"]
     if len(managed) > 1:
@@ -479,9 +515,11 @@ def build_desired(config: Mapping[str, Any] | None, entries: Iterable[EntryItem]
         if version in entry.versions:
             problems.append(f"{path}: {name}@{version} is also defined in {entry.versions[version].path}")
             continue
-        entry.versions[version] = VersionSpec(name, version, path, server, max_meta, file_digest)
+        entry.versions[version] = VersionSpec(
+            name, version, path, server, max_meta, file_digest, release.jsonb_arguments
+        )
     if specs and not managed:
         problems.append("the registry config declares no managed source to publish the entries into")
     if problems:
         raise DesiredStateError("cannot build the registry state:\n  " + "\n  ".join(problems))
-    return DesiredState(sources, registries, managed[0] if managed else None, specs)
+    return DesiredState(sources, registries, managed[0] if managed else None, specs, release)

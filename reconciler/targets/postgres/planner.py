@@ -15,7 +15,7 @@ from reconciler.targets.postgres.changes import Bookkeeping, Change, Diff
 from reconciler.targets.postgres.desired import DesiredState, RegistryRow, SourceRow
 from reconciler.targets.postgres.errors import LiveStateError
 from reconciler.targets.postgres.live import LiveState
-from reconciler.targets.postgres.schema import REGISTRY_SCHEMA_VERSION, SchemaKind
+from reconciler.targets.postgres.schema import SchemaKind
 from reconciler.targets.postgres.versions import newest
 
 MAX_NAMES_IN_MESSAGE = 10
@@ -142,7 +142,7 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             Change(
                 "create",
                 "schema",
-                f"ToolHive Registry Server v1.2.0 tables (migration {REGISTRY_SCHEMA_VERSION})",
+                f"ToolHive Registry Server {desired.server.version} tables (migration {live.schema.version})",
             )
         )
     changes += _guard_source_deletes(

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.targets import TargetError, TargetOptions, TargetPlan
 from reconciler.targets.postgres import live as live_state
 from reconciler.targets.postgres import planner, schema
@@ -58,6 +59,11 @@ class RegistryInput:
             root=Path(root) if root else None,
         )
 
+    def server(self) -> ServerCapabilities:
+        """The targeted registry server release (`registryServer.version`)."""
+        settings = getattr(self.settings, "registryServer", None)
+        return settings.capabilities() if settings is not None else ServerCapabilities.of(NEWEST_VERSION)
+
     def prune_setting(self) -> bool:
         return bool(getattr(getattr(self.settings, "prune", None), "registry", False))
 
@@ -82,6 +88,8 @@ class RegistryPlan:
             "target": self.target,
             "database": self.database,
             "revision": self.revision,
+            "registryServer": self.desired.server.version,
+            "schemaVersion": self.desired.server.schema_version,
             "prune": self.options.prune,
             "compared": self.diff is not None,
             "changes": [c.to_json() for c in changes],
@@ -89,7 +97,11 @@ class RegistryPlan:
         }
 
     def render_text(self) -> str:
-        lines = [f"registry: {self.database}"]
+        server = self.desired.server
+        lines = [
+            f"registry: {self.database} (ToolHive Registry Server {server.version}, "
+            f"schema version {server.schema_version})"
+        ]
         if self.diff is None:
             return "\n".join([*lines, "  not compared yet (apply compares under its lock)"])
         lines += [render_change(c) for c in self.diff.changes]
@@ -174,7 +186,7 @@ class RegistryTarget:
 
     def plan(self, repo: Any, options: TargetOptions) -> RegistryPlan:
         inp = RegistryInput.from_repository(repo)
-        desired = build_desired(inp.config, inp.entries)
+        desired = build_desired(inp.config, inp.entries, inp.server())
         db_target = options.extra.get("db_target") or self.resolve(inp, options)
         popts = self.plan_options(inp, options)
         if not options.read_live:
@@ -185,7 +197,7 @@ class RegistryTarget:
             try:
                 # One consistent snapshot, and no way to write by accident.
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                info = schema.inspect(conn)
+                info = schema.inspect(conn, desired.server)
                 live = live_state.load(
                     conn,
                     info,
@@ -235,7 +247,7 @@ def apply_desired(
                     f"(nothing was written; retry, or raise --lock-timeout)"
                 ) from None
             conn.execute("SET LOCAL lock_timeout = 0")
-            info = schema.inspect(conn)
+            info = schema.inspect(conn, desired.server)
             live = live_state.load(
                 conn, info, desired.managed_source, popts.revision, desired.version_count(), desired.digest
             )
@@ -247,13 +259,13 @@ def apply_desired(
                 conn.rollback()
                 return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [])
             if info.kind is schema.SchemaKind.EMPTY:
-                schema.create_registry_schema(conn)
+                schema.create_registry_schema(conn, info.version)
             else:
                 schema.ensure_bookkeeping(conn)
             if hook:
                 hook("schema")
             Writer(conn, diff, popts.revision, hook).write()
-            _record_state(conn, desired, popts.revision)
+            _record_state(conn, desired, popts.revision, info.version)
             _record_run(
                 conn,
                 popts.revision,
@@ -302,13 +314,13 @@ def _rollback_quietly(conn: Any) -> None:
         pass
 
 
-def _record_state(conn: Any, desired: DesiredState, revision: str | None) -> None:
+def _record_state(conn: Any, desired: DesiredState, revision: str | None, schema_version: int) -> None:
     conn.execute(
         "INSERT INTO mcp_gitops.state (singleton, revision, digest, row_format, applied_at)"
         " VALUES (true, %s, %s, %s, now()) ON CONFLICT (singleton) DO UPDATE SET"
         " revision = EXCLUDED.revision, digest = EXCLUDED.digest, row_format = EXCLUDED.row_format,"
         " applied_at = EXCLUDED.applied_at",
-        [revision, desired.digest(), live_state.ROW_FORMAT],
+        [revision, desired.digest(), live_state.row_format(schema_version)],
     )
 
 
