@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from reconciler.documents import Document, format_field_path
 from reconciler.policy.claims import claims_equal, claims_value_errors, covers, is_super_admin
 from reconciler.policy.entries import EntryIndex
+from reconciler.policy.registry import registry_functions
 
 # Environment variables whose literal value is a credential.
 _SECRET_ENV_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY)", re.IGNORECASE)
@@ -121,6 +122,7 @@ def build_functions(
         "claimsEqual": claims_equal,
         "isSuperAdmin": lambda token: is_super_admin(token, config),
         "claimValueErrors": claims_value_errors,
+        **registry_functions(config),
         "entriesNamed": entries.entries_named,
         "entryFiles": entries.entry_files,
         "claimsConflicts": entries.claims_conflicts,

@@ -10,16 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
+from reconciler.schemas.base import go_duration_seconds
+from reconciler.schemas.server_rows import (
+    icon_row_key,
+    package_row_key,
+    publisher_meta,
+    publisher_meta_size,
+    remote_row_key,
+)
 from reconciler.targets.postgres.errors import DesiredStateError
 
-PUBLISHER_PROVIDED = "io.modelcontextprotocol.registry/publisher-provided"
 SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
 # Sources whose content the registry server fetches on a schedule.
 SCHEDULED_TYPES = ("git", "api", "file")
@@ -294,28 +300,6 @@ class DesiredState:
 
 # --- registry config -> source / registry rows -------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def go_duration_seconds(text: str) -> float:
-    """Seconds in a Go duration string such as "30m" or "1h30m" (the syncPolicy.interval format)."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if match is None:
-            raise ValueError(f"not a duration: {text!r}")
-        total += float(match.group(1)) * _DURATION_UNIT[match.group(2)]
-        pos = match.end()
-    if not s:
-        raise ValueError(f"not a duration: {text!r}")
-    return sign * total
-
 
 def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
     name = source.get("name")
@@ -399,11 +383,9 @@ def version_rows(
     path: str, server: Mapping[str, Any], max_meta_size: int, full_arguments: bool = True
 ) -> VersionRows:
     where = f"{path} ({server.get('name')}@{server.get('version')})"
-    meta = server.get("_meta")
-    publisher = meta.get(PUBLISHER_PROVIDED) if isinstance(meta, Mapping) else None
-    server_meta = dict(publisher) if isinstance(publisher, Mapping) and publisher else None
+    server_meta = publisher_meta(server)
     if server_meta is not None:
-        size = len(json.dumps(server_meta, separators=(",", ":")).encode())
+        size = publisher_meta_size(server)
         if size > max_meta_size:
             raise DesiredStateError(
                 f"{where}: publisher-provided metadata size {size} bytes exceeds maximum allowed size of "
@@ -432,7 +414,7 @@ def version_rows(
             env_vars=_list(raw.get("environmentVariables")),
             transport_headers=_list(transport.get("headers")),
         )
-        key = (row.registry_type, row.pkg_identifier, row.transport)
+        key = package_row_key(raw)
         if key in packages:
             raise DesiredStateError(f"{where}: package {'/'.join(key)} appears twice")
         packages[key] = row
@@ -442,7 +424,7 @@ def version_rows(
         if not isinstance(raw, Mapping):
             continue
         remote = RemoteRow(str(raw.get("type") or ""), str(raw.get("url") or ""), _list(raw.get("headers")))
-        key2 = (remote.transport, remote.transport_url)
+        key2 = remote_row_key(raw)
         if key2 in remotes:
             raise DesiredStateError(f"{where}: remote {' '.join(key2)} appears twice")
         remotes[key2] = remote
@@ -451,8 +433,7 @@ def version_rows(
     for raw in _list(server.get("icons")):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("src"), str):
             continue
-        theme = "DARK" if str(raw.get("theme") or "").lower() == "dark" else "LIGHT"
-        icons.setdefault(IconRow(raw["src"], str(raw.get("mimeType") or ""), theme))
+        icons.setdefault(IconRow(*icon_row_key(raw)))
 
     return VersionRows(
         title=_text(server.get("title")),

@@ -1,0 +1,94 @@
+"""Functions the registry policies call: the claims semantics (reconciler/policy/claims.py) bound to the
+repository's registry config, and readings of the config and of server.json the way the registry server
+reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.policy.claims import (
+    as_server_reads,
+    authz_configured,
+    claims_value_errors,
+    has_role,
+    visible,
+)
+from reconciler.schemas.base import go_duration_seconds
+from reconciler.schemas.server_rows import duplicate_rows, publisher_meta_size
+
+
+def _claim_blocks(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, claims) of every source and registry."""
+    blocks = []
+    for field in ("sources", "registries"):
+        items = config.get(field)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, Mapping) and isinstance(item.get("claims"), Mapping):
+                blocks.append((f"{field}[{index}].claims", item["claims"]))
+    return blocks
+
+
+def config_claim_errors(config: Mapping[str, Any]) -> list[str]:
+    """Field paths of source and registry claims whose value is not a string or array of strings."""
+    return [
+        f"{path}['{key}']" for path, claims in _claim_blocks(config) for key in claims_value_errors(claims)
+    ]
+
+
+def mixed_case_keys(config: Mapping[str, Any]) -> list[str]:
+    """Field paths of claim and role-rule keys the server's config loader will lower-case."""
+    paths = [
+        f"{path}['{key}']" for path, claims in _claim_blocks(config) for key in claims if key != key.lower()
+    ]
+    auth = config.get("auth")
+    authz = auth.get("authz") if isinstance(auth, Mapping) else None
+    roles = authz.get("roles") if isinstance(authz, Mapping) else None
+    for role, rules in roles.items() if isinstance(roles, Mapping) else []:
+        for index, rule in enumerate(rules if isinstance(rules, list) else []):
+            if isinstance(rule, Mapping):
+                paths += [f"auth.authz.roles.{role}[{index}]['{k}']" for k in rule if k != str(k).lower()]
+    return paths
+
+
+def managed_source(config: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    sources = (config or {}).get("sources")
+    for source in sources if isinstance(sources, list) else []:
+        if isinstance(source, Mapping) and "managed" in source:
+            return source
+    return None
+
+
+def startup_claims(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The claims every entry of the managed source gets at the registry server's next start-up
+    (PropagateSourceClaimsToEntries): the source's config claims as viper reads them; None when the
+    config declares no managed source (nothing is overwritten then)."""
+    source = managed_source(config)
+    if source is None:
+        return None
+    claims = source.get("claims")
+    return as_server_reads(claims if isinstance(claims, Mapping) else None)
+
+
+def duration_seconds(text: Any) -> float | None:
+    """Seconds in a Go duration, or None when `text` is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return go_duration_seconds(text)
+    except ValueError:
+        return None
+
+
+def registry_functions(config: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
+    return {
+        "visible": visible,
+        "hasRole": lambda token, role: has_role(token, config, role),
+        "authzConfigured": lambda: authz_configured(config),
+        "startupClaims": lambda: startup_claims(config),
+        "configClaimErrors": config_claim_errors,
+        "mixedCaseKeys": mixed_case_keys,
+        "durationSeconds": duration_seconds,
+        "publisherMetaSize": publisher_meta_size,
+        "duplicateRows": duplicate_rows,
+    }
