@@ -42,7 +42,7 @@ def test_claims_required_when_auth_enabled(tmp_path: Path) -> None:
     )
     found = [f for f in run(root) if f.rule == "claims-required"]
     assert {f.path for f in found} == {"entries/a.json", "entries/b.json"}
-    assert "invisible" in found[0].message
+    assert "enables authorization (auth.authz): the registry server v1.5.1 refuses" in found[0].message
 
 
 def test_claims_not_required_in_anonymous_mode(tmp_path: Path) -> None:

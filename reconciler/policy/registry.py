@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.policy.claims import (
     as_server_reads,
@@ -51,6 +52,52 @@ def mixed_case_keys(config: Mapping[str, Any]) -> list[str]:
     return paths
 
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def insecure_issuers(config: Mapping[str, Any]) -> list[str]:
+    """Field paths of provider issuer URLs that are plain http on a non-loopback host."""
+    auth = config.get("auth")
+    oauth = auth.get("oauth") if isinstance(auth, Mapping) else None
+    providers = oauth.get("providers") if isinstance(oauth, Mapping) else None
+    paths = []
+    for index, provider in enumerate(providers if isinstance(providers, list) else []):
+        issuer = provider.get("issuerUrl") if isinstance(provider, Mapping) else None
+        if not isinstance(issuer, str) or not issuer.startswith("http://"):
+            continue
+        try:
+            host = urlsplit(issuer).hostname
+        except ValueError:
+            host = None
+        if host not in _LOOPBACK_HOSTS:
+            paths.append(f"auth.oauth.providers[{index}].issuerUrl")
+    return paths
+
+
+def unlabelled(config: Mapping[str, Any]) -> list[str]:
+    """Field paths of the registries and sources that carry no claims."""
+    paths = []
+    for field in ("registries", "sources"):
+        items = config.get(field)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, Mapping) and not item.get("claims"):
+                paths.append(f"{field}[{index}]")
+    return paths
+
+
+def api_timeouts(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`{path, seconds}` of every sources[].api.timeout; seconds is None when it is not a Go duration."""
+    found = []
+    sources = config.get("sources")
+    for index, source in enumerate(sources if isinstance(sources, list) else []):
+        api = source.get("api") if isinstance(source, Mapping) else None
+        if isinstance(api, Mapping) and api.get("timeout") is not None:
+            found.append(
+                {"path": f"sources[{index}].api.timeout", "seconds": duration_seconds(api["timeout"])}
+            )
+    return found
+
+
 def managed_source(config: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     sources = (config or {}).get("sources")
     for source in sources if isinstance(sources, list) else []:
@@ -88,7 +135,9 @@ def registry_functions(config: Mapping[str, Any] | None) -> dict[str, Callable[.
         "startupClaims": lambda: startup_claims(config),
         "configClaimErrors": config_claim_errors,
         "mixedCaseKeys": mixed_case_keys,
-        "durationSeconds": duration_seconds,
+        "insecureIssuers": insecure_issuers,
+        "unlabelled": unlabelled,
+        "apiTimeouts": api_timeouts,
         "publisherMetaSize": publisher_meta_size,
         "duplicateRows": duplicate_rows,
     }
