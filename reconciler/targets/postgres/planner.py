@@ -19,6 +19,12 @@ from reconciler.targets.postgres.schema import SchemaKind
 from reconciler.targets.postgres.versions import newest
 
 MAX_NAMES_IN_MESSAGE = 10
+# Live claims that differ from what we wrote: a registry server restart resets them to the source's
+# config claims (PropagateSourceClaimsToEntries), and the claims API can change them; Git wins.
+DRIFTED_CLAIMS = (
+    "claims changed in the database since mcp-gitops wrote them (a registry server restart resets them to "
+    "the managed source's claims, or they were changed through its API); restoring the repository's claims"
+)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,7 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                     path=entry.claims_path,
                     entry=entry,
                     row_id=owned.entry_id,
+                    note=DRIFTED_CLAIMS if owned.drifted else None,
                 )
             )
         for version, spec in entry.versions.items():
