@@ -308,3 +308,16 @@ def test_claims_reset_on_restart(tmp_path: Path, version: str) -> None:
     upper = config()
     upper["sources"][0]["claims"] = {"ORG": "acme", "team": "platform"}
     assert not of("claims-reset-on-restart", run(repo(tmp_path, "good", upper, a=entry()), version))
+
+
+def test_empty_claims_and_no_claims_differ_between_versions(tmp_path: Path) -> None:
+    # impl_mcp.go@v1.2.0:635-643 stores {} as "{}", no claims as NULL; checkClaimConsistency: 409
+    anonymous = config(auth={"mode": "anonymous"})
+    anonymous["sources"][0].pop("claims")
+    mixed = repo(tmp_path, "mixed", anonymous, a=entry(claims={}), b=entry(version="1.1.0", claims=None))
+    assert {f.path for f in run(mixed, "v1.5.1") if f.rule == "claims-inconsistent"} == {
+        "entries/a.json",
+        "entries/b.json",
+    }
+    same = repo(tmp_path, "same", anonymous, a=entry(claims=None), b=entry(version="1.1.0", claims=None))
+    assert not [f for f in run(same, "v1.5.1") if f.rule == "claims-inconsistent"]

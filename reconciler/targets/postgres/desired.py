@@ -301,6 +301,13 @@ class DesiredState:
 # --- registry config -> source / registry rows -------------------------------------------------------
 
 
+def config_claims(claims: Any) -> dict[str, Any] | None:
+    """Claims of a config source or registry as the registry server writes them at start-up: its config
+    loader lower-cases every key, so writing them otherwise would be undone at the next restart."""
+    as_written = claims_or_none(claims)
+    return {str(k).lower(): v for k, v in as_written.items()} if as_written else as_written
+
+
 def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
     name = source.get("name")
     if not isinstance(name, str) or not name:
@@ -328,7 +335,7 @@ def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
         filter_config=dict(filter_config) if isinstance(filter_config, Mapping) and filter_config else None,
         sync_seconds=sync_seconds,
         syncable=source_type in SCHEDULED_TYPES,
-        claims=claims_or_none(source.get("claims")),
+        claims=config_claims(source.get("claims")),
     )
 
 
@@ -354,7 +361,7 @@ def config_rows(config: Mapping[str, Any] | None) -> tuple[dict[str, SourceRow],
             )
         if raw["name"] in registries:
             raise DesiredStateError(f"registry config: registry {raw['name']!r} is declared twice")
-        registries[raw["name"]] = RegistryRow(raw["name"], claims_or_none(raw.get("claims")), names)
+        registries[raw["name"]] = RegistryRow(raw["name"], config_claims(raw.get("claims")), names)
     return sources, registries
 
 
