@@ -200,3 +200,23 @@ def test_claims_reset_by_a_restart_are_detected_and_restored(pg_url: str, pg_con
     apply(pg_url, data)
     claims = {(r["name"]): r["claims"] for r in served(pg_conn, version).values()}
     assert claims == {A: {"org": "acme"}, B: {"org": "acme", "team": ["data"]}}
+
+
+def test_plan_and_apply_refuse_a_database_of_another_release_with_exit_2(
+    pg_url: str, pg_conn: Any, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+    from tests.builders import entry, write_repo
+
+    migrate(pg_conn, "v1.5.1")
+    root = write_repo(tmp_path / "r", entries={"a.json": entry()})
+    args = ["--target", "registry", "--database-url", pg_url]
+    for command in ("plan", "apply"):
+        refused = CliRunner().invoke(cli, [command, str(root), *args, "--registry-server-version", "v1.5.0"])
+        assert refused.exit_code == 2, refused.output
+        assert "schema is at version 23 (the schema of ToolHive Registry Server v1.5.1" in refused.output
+    planned = CliRunner().invoke(cli, ["plan", str(root), *args])
+    assert planned.exit_code == 1, planned.output
+    assert "(ToolHive Registry Server v1.5.1, schema version 23)" in planned.output
