@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.documents import Document
 from reconciler.policy.claims import (
     as_server_reads,
     authz_configured,
@@ -127,17 +128,28 @@ def duration_seconds(text: Any) -> float | None:
         return None
 
 
-def registry_functions(config: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
+def registry_functions(
+    config: Mapping[str, Any] | None, current: Callable[[], Document]
+) -> dict[str, Callable[..., Any]]:
+    """`current` returns the entry being evaluated: the server.json readings take it from there, as
+    converting a whole server.json from CEL on every call would dominate validate's time."""
+    managed_claims = startup_claims(config)
+    configured = authz_configured(config)
+
+    def server_json() -> Mapping[str, Any]:
+        server = current().data.get("server")
+        return server if isinstance(server, Mapping) else {}
+
     return {
         "visible": visible,
         "hasRole": lambda token, role: has_role(token, config, role),
-        "authzConfigured": lambda: authz_configured(config),
-        "startupClaims": lambda: startup_claims(config),
+        "authzConfigured": lambda: configured,
+        "startupClaims": lambda: managed_claims,
         "configClaimErrors": config_claim_errors,
         "mixedCaseKeys": mixed_case_keys,
         "insecureIssuers": insecure_issuers,
         "unlabelled": unlabelled,
         "apiTimeouts": api_timeouts,
-        "publisherMetaSize": publisher_meta_size,
-        "duplicateRows": duplicate_rows,
+        "publisherMetaSize": lambda: publisher_meta_size(server_json()),
+        "duplicateRows": lambda: duplicate_rows(server_json()),
     }
