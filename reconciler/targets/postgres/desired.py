@@ -2,7 +2,7 @@
 
 Input is the registry config as a dict and the entry files as (path, {"claims", "server"}) pairs, so this
 module is usable (and testable) without the rest of the pipeline. Rows are filled the way a publish to
-the managed source fills them in ToolHive Registry Server v1.2.0.
+the managed source fills them in the targeted ToolHive Registry Server release (v1.2.0 to v1.5.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `registry` target: the rows ToolHive Registry Server v1.2.0 serves, in its PostgreSQL database."""
+"""The `registry` target: the rows ToolHive Registry Server (v1.2.0-v1.5.1) serves, in PostgreSQL."""
 
 from __future__ import annotations
 
