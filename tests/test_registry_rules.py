@@ -153,9 +153,12 @@ def test_entries_need_a_managed_source(tmp_path: Path) -> None:
     cfg = config()
     cfg["sources"] = cfg["sources"][1:]
     cfg["registries"][0]["sources"] = ["upstream"]
-    assert of("entry-managed-source", run(repo(tmp_path, "bad", cfg, a=entry()), "v1.5.1")) == [
-        at(tmp_path / "bad", '"name": "io.github')
+    bad = repo(tmp_path, "bad", cfg, a=entry())
+    assert of("entry-managed-source", run(bad, "v1.5.1")) == [
+        ("registry.yaml", line_of(bad, '"sources"'), "error")
     ]
+    # no entries, nothing to publish: a config without a managed source is fine
+    assert not of("entry-managed-source", run(repo(tmp_path, "none", cfg), "v1.5.1"))
     assert not of("entry-managed-source", run(repo(tmp_path, "good", a=entry()), "v1.5.1"))
 
 

@@ -33,6 +33,10 @@ class EntryIndex:
             self.files[(name, version)].append(doc.path)
             self.claim_sets[name][_claims_key(doc.data.get("claims"))].append(doc.path)
 
+    def count(self) -> int:
+        """Entry documents (versions) in the repository."""
+        return sum(len(records) for records in self.records.values())
+
     def entries_named(self, name: Any) -> list[dict[str, Any]]:
         return self.records.get(name, []) if isinstance(name, str) else []
 

@@ -122,7 +122,7 @@ def build_functions(
         "claimsEqual": claims_equal,
         "isSuperAdmin": lambda token: is_super_admin(token, config),
         "claimValueErrors": claims_value_errors,
-        **registry_functions(config, current),
+        **registry_functions(config, current, entries.count()),
         "entriesNamed": entries.entries_named,
         "entryFiles": entries.entry_files,
         "claimsConflicts": entries.claims_conflicts,

@@ -12,12 +12,13 @@ from reconciler.documents import Document
 from reconciler.policy.claims import (
     as_server_reads,
     authz_configured,
+    canonical,
     claims_value_errors,
     has_role,
     visible,
 )
 from reconciler.schemas.base import go_duration_seconds
-from reconciler.schemas.server_rows import duplicate_rows, publisher_meta_size
+from reconciler.schemas.server_rows import duplicate_rows, meta_size_limit, publisher_meta_size
 
 
 def _claim_blocks(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -129,27 +130,45 @@ def duration_seconds(text: Any) -> float | None:
 
 
 def registry_functions(
-    config: Mapping[str, Any] | None, current: Callable[[], Document]
+    config: Mapping[str, Any] | None, current: Callable[[], Document], entry_count: int
 ) -> dict[str, Callable[..., Any]]:
-    """`current` returns the entry being evaluated: the server.json readings take it from there, as
-    converting a whole server.json from CEL on every call would dominate validate's time."""
+    """`current` returns the entry being evaluated: the entry rules read it from there and answer with a
+    boolean or a short list, as converting claims or a whole server.json between CEL and Python on every
+    call of 10,000 entries would dominate validate's time."""
     managed_claims = startup_claims(config)
+    managed_key = None if managed_claims is None else canonical(managed_claims)
     configured = authz_configured(config)
+    limit = meta_size_limit(config)
 
     def server_json() -> Mapping[str, Any]:
         server = current().data.get("server")
         return server if isinstance(server, Mapping) else {}
+
+    def survives_restart() -> bool:
+        claims = current().data.get("claims")
+        return (
+            managed_key is None or canonical(claims if isinstance(claims, Mapping) else None) == managed_key
+        )
+
+    def meta_fits() -> bool:
+        server = server_json()
+        return "_meta" not in server or publisher_meta_size(server) <= limit
 
     return {
         "visible": visible,
         "hasRole": lambda token, role: has_role(token, config, role),
         "authzConfigured": lambda: configured,
         "startupClaims": lambda: managed_claims,
+        "hasManagedSource": lambda: managed_claims is not None,
+        "entryCount": lambda: entry_count,
+        "survivesRestart": survives_restart,
         "configClaimErrors": config_claim_errors,
         "mixedCaseKeys": mixed_case_keys,
         "insecureIssuers": insecure_issuers,
         "unlabelled": unlabelled,
         "apiTimeouts": api_timeouts,
+        "metaFits": meta_fits,
         "publisherMetaSize": lambda: publisher_meta_size(server_json()),
+        "maxMetaSize": lambda: limit,
         "duplicateRows": lambda: duplicate_rows(server_json()),
     }

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 PUBLISHER_PROVIDED = "io.modelcontextprotocol.registry/publisher-provided"
+# database.maxMetaSize when the config does not set it
+DEFAULT_MAX_META_SIZE = 262144
 
 
 def _text(value: Any) -> str:
@@ -49,6 +51,8 @@ def publisher_meta_size(server: Mapping[str, Any]) -> int:
 def duplicate_rows(server: Mapping[str, Any]) -> list[dict[str, str]]:
     """Packages, remotes and icons that repeat an earlier one's row key: `{path, message}` each."""
     found: list[dict[str, str]] = []
+    if all(len(server.get(f) or ()) < 2 for f in ("packages", "remotes", "icons")):
+        return found  # nothing can repeat: the common case, answered without building keys
     for field, key_of, what in (
         ("packages", package_row_key, "package (registryType, identifier, transport)"),
         ("remotes", remote_row_key, "remote (type, url)"),
@@ -70,3 +74,12 @@ def duplicate_rows(server: Mapping[str, Any]) -> list[dict[str, str]]:
             else:
                 seen[key] = index
     return found
+
+
+def meta_size_limit(config: Mapping[str, Any] | None) -> int:
+    """database.maxMetaSize as the server reads it (a quoted number too), else its default."""
+    database = (config or {}).get("database")
+    value = database.get("maxMetaSize") if isinstance(database, Mapping) else None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_META_SIZE

@@ -18,7 +18,9 @@ from typing import Any
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.schemas.base import go_duration_seconds
 from reconciler.schemas.server_rows import (
+    DEFAULT_MAX_META_SIZE,
     icon_row_key,
+    meta_size_limit,
     package_row_key,
     publisher_meta,
     publisher_meta_size,
@@ -29,7 +31,6 @@ from reconciler.targets.postgres.errors import DesiredStateError
 SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
 # Sources whose content the registry server fetches on a schedule.
 SCHEDULED_TYPES = ("git", "api", "file")
-DEFAULT_MAX_META_SIZE = 262144
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, sort_keys=True)
 
@@ -474,10 +475,7 @@ def build_desired(
     managed = [s.name for s in sources.values() if s.source_type == "managed"]
     if len(managed) > 1:
         raise DesiredStateError(f"at most one managed source is allowed, found {len(managed)}")
-    database = (config or {}).get("database")
-    max_meta = DEFAULT_MAX_META_SIZE
-    if isinstance(database, Mapping) and isinstance(database.get("maxMetaSize"), int):
-        max_meta = database["maxMetaSize"]
+    max_meta = meta_size_limit(config)
 
     problems: list[str] = []
     specs: dict[str, EntrySpec] = {}
