@@ -106,11 +106,6 @@ def is_super_admin(token: Mapping[str, Any] | None, config: Mapping[str, Any] | 
     return has_role(token, config, "superAdmin")
 
 
-def as_server_reads(claims: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Claims of a config source or registry as the server stores them: keys lower-cased by viper."""
-    return {str(key).lower(): value for key, value in (claims or {}).items()}
-
-
 def claims_value_errors(claims: Any) -> list[str]:
     """Keys whose value is not a string or an array of strings (the server's ValidateClaimValues)."""
     if not isinstance(claims, dict):

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from reconciler.documents import Document
 from reconciler.policy.claims import (
-    as_server_reads,
     authz_configured,
     canonical,
     claims_value_errors,
@@ -18,6 +17,7 @@ from reconciler.policy.claims import (
     visible,
 )
 from reconciler.schemas.base import go_duration_seconds
+from reconciler.schemas.registry_config import as_loaded
 from reconciler.schemas.server_rows import duplicate_rows, meta_size_limit, publisher_meta_size
 
 
@@ -116,7 +116,7 @@ def startup_claims(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if source is None:
         return None
     claims = source.get("claims")
-    return as_server_reads(claims if isinstance(claims, Mapping) else None)
+    return as_loaded(claims) if isinstance(claims, Mapping) else {}
 
 
 def duration_seconds(text: Any) -> float | None:

@@ -9,6 +9,7 @@ here (it is most often a typo), except `type`, which the server's own fixtures c
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -288,6 +289,12 @@ class RegistryConfig(Strict):
     audit: Audit | None = None
     # Dropped in v1.2.0 (PR #724) and silently ignored by the server, so tolerated here.
     format: Any = None
+
+
+def as_loaded(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """Claims of a config source or registry as the server loads them: its config loader (viper)
+    lower-cases every map key."""
+    return {str(key).lower(): value for key, value in claims.items()}
 
 
 def cross_references(config: RegistryConfig) -> list[tuple[tuple[str | int, ...], str]]:

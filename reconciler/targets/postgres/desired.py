@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.schemas.base import go_duration_seconds
+from reconciler.schemas.registry_config import as_loaded
 from reconciler.schemas.server_rows import (
     DEFAULT_MAX_META_SIZE,
     icon_row_key,
@@ -306,7 +307,7 @@ def config_claims(claims: Any) -> dict[str, Any] | None:
     """Claims of a config source or registry as the registry server writes them at start-up: its config
     loader lower-cases every key, so writing them otherwise would be undone at the next restart."""
     as_written = claims_or_none(claims)
-    return {str(k).lower(): v for k, v in as_written.items()} if as_written else as_written
+    return as_loaded(as_written) if as_written else None
 
 
 def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
