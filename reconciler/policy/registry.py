@@ -42,7 +42,10 @@ def config_claim_errors(config: Mapping[str, Any]) -> list[str]:
 def mixed_case_keys(config: Mapping[str, Any]) -> list[str]:
     """Field paths of claim and role-rule keys the server's config loader will lower-case."""
     paths = [
-        f"{path}['{key}']" for path, claims in _claim_blocks(config) for key in claims if key != key.lower()
+        f"{path}['{key}']"
+        for path, claims in _claim_blocks(config)
+        for key in claims
+        if str(key) != str(key).lower()
     ]
     auth = config.get("auth")
     authz = auth.get("authz") if isinstance(auth, Mapping) else None
