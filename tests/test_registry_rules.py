@@ -100,7 +100,9 @@ def test_file_source_with_data_is_refused_at_its_line(tmp_path: Path) -> None:
     cfg = config()
     cfg["sources"][1] = {"name": "upstream", "file": {"data": "{}"}, "syncPolicy": {"interval": "1h"}}
     found = run(repo(tmp_path, "r", cfg), "v1.5.1")
-    assert [(f.rule, "file.data is not accepted" in f.message) for f in found] == [("schema", True)]
+    assert [(f.rule, "file.data is not read from a config file" in f.message) for f in found] == [
+        ("schema", True)
+    ]
 
 
 @pytest.mark.parametrize(("sampling", "fails"), [(0, True), (2, True), (1, False), (0.05, False)])

@@ -82,19 +82,19 @@ class ApiSource(Strict):
 class FileSource(Strict):
     path: NonEmpty | None = None
     url: HttpUrl | None = None
-    # Accepted by the server's API for sources it creates, never in a config file: refused below.
+    # An origin for sources created through the server's API; its config loader ignores it, so it
+    # neither replaces path or url (refused below) nor conflicts with them.
     data: Any = None
     timeout: GoDuration | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> FileSource:
-        if self.data is not None:
+        if (self.path is None) == (self.url is None):
             raise rule_error(
                 "file_origin",
-                "file.data is not accepted in a config file (the server refuses to start); give path or url",
+                "give exactly one of file.path and file.url"
+                + ("; file.data is not read from a config file" if self.data is not None else ""),
             )
-        if (self.path is None) == (self.url is None):
-            raise rule_error("file_origin", "give exactly one of file.path and file.url")
         return self
 
 
