@@ -326,3 +326,22 @@ def test_empty_claims_and_no_claims_differ_between_versions(tmp_path: Path) -> N
     }
     same = repo(tmp_path, "same", anonymous, a=entry(claims=None), b=entry(version="1.1.0", claims=None))
     assert not [f for f in run(same, "v1.5.1") if f.rule == "claims-inconsistent"]
+
+
+def test_pruned_versions_must_be_deletable_by_the_token(tmp_path: Path) -> None:
+    # DELETE /v1/entries/...: manageEntries, and the token covers (v1.5.0: sees) the existing claims
+    old = {"org": "acme", "team": ["platform", "forecasting"]}
+    cfg = config()
+    cfg["sources"][0]["claims"] = old
+    prune = {"prune": {"registry": True}}
+    base = write_repo(tmp_path / "base", config=cfg, settings=prune, entries={"a.json": entry(claims=old)})
+    head = write_repo(tmp_path / "head", config=cfg, settings=prune, entries={})
+    token = {"role": "writer", "org": "acme", "team": ["platform"]}
+    found = of("entry-removal-not-covered", run(head, "v1.4.12", token, base))
+    assert found == [("registry.yaml", 1, "error")]
+    assert not of("entry-removal-not-covered", run(head, "v1.5.0", token, base))
+    viewer = {**token, "role": "viewer"}
+    assert of("entry-removal-not-covered", run(head, "v1.5.0", viewer, base))
+    # without prune nothing is deleted
+    kept = write_repo(tmp_path / "kept", config=cfg, entries={})
+    assert not of("entry-removal-not-covered", run(kept, "v1.4.12", token, base))

@@ -107,6 +107,7 @@ def build_functions(
     entries: EntryIndex,
     default_namespace: str,
     current: Callable[[], Document],
+    pruned: list[dict[str, Any]] | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """`current` returns the document being evaluated: document-scoped functions such as `secrets()`
     read it directly, because passing `object` to a Python function converts the whole object back
@@ -122,7 +123,7 @@ def build_functions(
         "claimsEqual": claims_equal,
         "isSuperAdmin": lambda token: is_super_admin(token, config),
         "claimValueErrors": claims_value_errors,
-        **registry_functions(config, current, entries.count()),
+        **registry_functions(config, current, entries.count(), pruned or []),
         "entriesNamed": entries.entries_named,
         "entryFiles": entries.entry_files,
         "claimsConflicts": entries.claims_conflicts,

@@ -4,7 +4,7 @@ reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from reconciler.policy.claims import (
     has_role,
     visible,
 )
+from reconciler.repository import entry_key
 from reconciler.schemas.base import go_duration_seconds
 from reconciler.schemas.registry_config import as_loaded
 from reconciler.schemas.server_rows import duplicate_rows, meta_size_limit, publisher_meta_size
@@ -132,8 +133,33 @@ def duration_seconds(text: Any) -> float | None:
         return None
 
 
+def pruned_entries(head: Iterable[Document], base: Iterable[Document], prune: bool) -> list[dict[str, Any]]:
+    """The entry versions of the base revision that left the repository and that `apply` deletes (with
+    `prune.registry`): `{path, name, version, claims}` each, claims as the base revision has them."""
+    if not prune:
+        return []
+    present = {entry_key(doc) for doc in head}
+    gone = []
+    for doc in base:
+        key = entry_key(doc)
+        if key is not None and key not in present:
+            server, claims = doc.data["server"], doc.data.get("claims")
+            gone.append(
+                {
+                    "path": doc.path,
+                    "name": server["name"],
+                    "version": str(server.get("version")),
+                    "claims": claims if isinstance(claims, Mapping) else {},
+                }
+            )
+    return gone
+
+
 def registry_functions(
-    config: Mapping[str, Any] | None, current: Callable[[], Document], entry_count: int
+    config: Mapping[str, Any] | None,
+    current: Callable[[], Document],
+    entry_count: int,
+    pruned: list[dict[str, Any]],
 ) -> dict[str, Callable[..., Any]]:
     """`current` returns the entry being evaluated: the entry rules read it from there and answer with a
     boolean or a short list, as converting claims or a whole server.json between CEL and Python on every
@@ -164,6 +190,7 @@ def registry_functions(
         "startupClaims": lambda: managed_claims,
         "hasManagedSource": lambda: managed_claims is not None,
         "entryCount": lambda: entry_count,
+        "prunedEntries": lambda: pruned,
         "survivesRestart": survives_restart,
         "configClaimErrors": config_claim_errors,
         "mixedCaseKeys": mixed_case_keys,
