@@ -136,7 +136,8 @@ def duration_seconds(text: Any) -> float | None:
 def pruned_entries(head: Iterable[Document], base: Iterable[Document], prune: bool) -> list[dict[str, Any]]:
     """The entry versions of the base revision that left the repository and that `apply` deletes (with
     `prune.registry`): `{path, name, version, claims}` each, claims as the base revision has them."""
-    if not prune:
+    base = list(base)
+    if not prune or not base:
         return []
     present = {entry_key(doc) for doc in head}
     gone = []
