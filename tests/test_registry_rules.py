@@ -129,8 +129,9 @@ def test_key_case_and_empty_authz_are_read_as_viper_reads_them(tmp_path: Path) -
     assert of("registry-authz-empty", found) == [
         ("registry.yaml", line_of(tmp_path / "empty", '"authz"'), "warning")
     ]
-    # no authorization at all from v1.2.1 on: claims are not required then
+    # no authorization at all: from v1.2.1 claims are not required then; v1.2.0 keys on the auth mode
     assert not of("claims-required", found)
+    assert of("claims-required", run(tmp_path / "empty", "v1.2.0"))
     assert not {"registry-key-case", "registry-authz-empty"} & {
         f.rule for f in run(repo(tmp_path, "ok"), "v1.5.1")
     }
@@ -345,3 +346,16 @@ def test_pruned_versions_must_be_deletable_by_the_token(tmp_path: Path) -> None:
     # without prune nothing is deleted
     kept = write_repo(tmp_path / "kept", config=cfg, entries={})
     assert not of("entry-removal-not-covered", run(kept, "v1.4.12", token, base))
+
+
+def test_pruning_an_entry_without_claims_is_for_super_admins_from_v1_4_1(tmp_path: Path) -> None:
+    cfg = config()
+    del cfg["sources"][0]["claims"]
+    prune = {"prune": {"registry": True}}
+    base = write_repo(tmp_path / "base", config=cfg, settings=prune, entries={"a.json": entry(claims={})})
+    head = write_repo(tmp_path / "head", config=cfg, settings=prune, entries={})
+    assert not of("entry-removal-not-covered", run(head, "v1.4.0", WRITER, base))
+    assert of("entry-removal-not-covered", run(head, "v1.4.1", WRITER, base)) == [
+        ("registry.yaml", 1, "error")
+    ]
+    assert not of("entry-removal-not-covered", run(head, "v1.4.1", {"role": "super-admin"}, base))
