@@ -23,8 +23,8 @@ def run(
     root: Path, version: str, token: dict[str, Any] | None = None, base: Path | None = None
 ) -> list[Finding]:
     source = FolderSource(root)
-    repo = load_repository(source, version)
-    base_repo = load_repository(FolderSource(base), version) if base is not None else None
+    repo = load_repository(source, server_version=version)
+    base_repo = load_repository(FolderSource(base), server_version=version) if base is not None else None
     found = repo.findings + evaluate(
         repo, load_policies(source, repo.settings.policies), Inputs(token=token, base=base_repo)
     )

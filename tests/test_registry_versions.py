@@ -46,7 +46,10 @@ def test_capabilities_switch_on_at_the_release_that_introduced_them(
 def test_the_setting_defaults_to_the_newest_and_the_flag_overrides_it(tmp_path: Path) -> None:
     root = write_repo(tmp_path / "r")
     assert load_repository(FolderSource(root)).settings.registryServer.version == NEWEST_VERSION
-    assert load_repository(FolderSource(root), "v1.2.0").settings.registryServer.version == "v1.2.0"
+    assert (
+        load_repository(FolderSource(root), server_version="v1.2.0").settings.registryServer.version
+        == "v1.2.0"
+    )
     bad = write_repo(tmp_path / "bad", settings={"registryServer": {"version": "v9.0.0"}})
     repo = load_repository(FolderSource(bad))
     assert [(f.rule, f.path, f.line) for f in repo.findings] == [
