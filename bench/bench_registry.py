@@ -1,6 +1,7 @@
 """Benchmark of the registry target: apply 10,000 entries into PostgreSQL and change them.
 
     .venv/bin/python bench/bench_registry.py [--entries 10000] [--database-url URL] [--repeat 3]
+                                    [--registry-server-version vX.Y.Z]... (default: v1.2.0 and v1.5.1)
 
 Needs a PostgreSQL that allows CREATE DATABASE (default postgresql://postgres@127.0.0.1:5432/test, or
 $MCP_GITOPS_BENCH_DATABASE_URL); a scratch database is created and dropped. Entries come from
@@ -8,7 +9,8 @@ bench/generate.py (in memory, the same content it writes to disk). Times are for
 plan + apply, from parsed entries to committed transaction; reading and validating the files is the
 pipeline's and not included. The floor is a bare COPY of the same rows into the same tables.
 
-Targets: first apply <= 5 s, one-entry change <= 300 ms, no-op re-apply <= 100 ms.
+Targets: first apply <= 5 s, one-entry change <= 300 ms, no-op re-apply <= 100 ms, at each targeted
+release (default: v1.2.0, schema 21 with argument names, and v1.5.1, schema 23 with JSONB arguments).
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from generate import REGISTRY_CONFIG, build_entries, file_text
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from reconciler.registry_server import ServerCapabilities
+from reconciler.settings import Settings
 from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget
 from reconciler.targets.postgres.desired import build_desired, canonical_json
-from reconciler.targets.postgres.schema import _migration
+from reconciler.targets.postgres.schema import MIGRATIONS, _migration
 from reconciler.targets.postgres.writer import (
     ICON_COLUMNS,
     PACKAGE_COLUMNS,
@@ -83,9 +87,9 @@ def plan_apply(url: str, data: RegistryInput) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000, result
 
 
-def copy_floor(url: str, items: list[tuple[str, dict[str, Any]]]) -> float:
+def copy_floor(url: str, items: list[tuple[str, dict[str, Any]]], release: ServerCapabilities) -> float:
     """The same rows, pre-built, COPYed into the same (freshly created) tables: the lower bound."""
-    desired = build_desired(REGISTRY_CONFIG, items)
+    desired = build_desired(REGISTRY_CONFIG, items, release)
     source_id = uuid.uuid4()
     entries: list[tuple[Any, ...]] = []
     versions: list[tuple[Any, ...]] = []
@@ -121,7 +125,8 @@ def copy_floor(url: str, items: list[tuple[str, dict[str, Any]]]) -> float:
         ("latest_entry_version", "source_id, name, version, latest_version_id", latest),
     ]
     with psycopg.connect(url) as conn:
-        conn.execute(_migration("registry_v1_2_0.sql"))
+        for migration in MIGRATIONS[release.schema_version]:
+            conn.execute(_migration(migration))
         conn.execute(
             "INSERT INTO source (id, name, source_type) VALUES (%s, 'gitops', 'managed')", [source_id]
         )
@@ -201,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each incremental measurement (median)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--registry-server-version",
+        dest="versions",
+        action="append",
+        help="the release to target (repeatable; default v1.2.0 and v1.5.1: both schema versions)",
+    )
+    parser.add_argument(
         "--cli",
         action="store_true",
         help="also time whole `mcp-gitops apply` processes (validation included) on the written repository",
@@ -209,11 +220,29 @@ def main(argv: list[str] | None = None) -> int:
 
     raw = build_entries(args.entries, args.seed)
     items = with_file_digests(raw)
-    names = len({b["server"]["name"] for _, b in raw})
     gc.freeze()  # as the command does once the repository is loaded
+    verdict = True
+    for version in args.versions or ["v1.2.0", "v1.5.1"]:
+        verdict = run_release(args, version, raw, items) and verdict
+    return 0 if verdict else 1
+
+
+def run_release(
+    args: argparse.Namespace, version: str, raw: list[tuple[str, dict[str, Any]]], items: Items
+) -> bool:
+    names = len({b["server"]["name"] for _, b in raw})
+    # Each release starts from the same heap, as a process of its own would: what an earlier release's
+    # runs left must not make this one's garbage collections longer.
+    gc.collect()
+    gc.freeze()
     load_before = os.getloadavg()[0]
     figures: dict[str, list[float]] = {}
     extra: dict[str, str] = {}
+    settings = Settings.model_validate({"registryServer": {"version": version}})
+    release = settings.registryServer.capabilities()
+
+    def registry_input(entries: Any, revision: str | None = None) -> RegistryInput:
+        return RegistryInput(REGISTRY_CONFIG, entries, settings=settings, revision=revision)
 
     def measure(label: str, make: Callable[[int], RegistryInput], expect_updates: int = 0) -> None:
         for run in range(args.repeat):
@@ -225,34 +254,32 @@ def main(argv: list[str] | None = None) -> int:
     for first in range(args.repeat):
         url, drop = scratch_database(args.database_url)
         try:
-            ms, result = plan_apply(url, RegistryInput(REGISTRY_CONFIG, items, revision="0" * 40))
+            ms, result = plan_apply(url, registry_input(items, "0" * 40))
             figures.setdefault("first apply", []).append(ms)
             extra["first apply"] = f"{result.counts.created} created (entries, versions, latest, config)"
             if first < args.repeat - 1:
                 continue
             measure(
                 "no-op re-apply (same revision)",
-                lambda run: RegistryInput(REGISTRY_CONFIG, items, revision="0" * 40),
+                lambda run: registry_input(items, "0" * 40),
             )
             # A folder (no revision): every entry is compared by its file digest. The first run only
             # records that the origin changed.
-            plan_apply(url, RegistryInput(REGISTRY_CONFIG, items))
-            measure(
-                "no-op re-apply (folder, file digests)", lambda run: RegistryInput(REGISTRY_CONFIG, items)
-            )
+            plan_apply(url, registry_input(items))
+            measure("no-op re-apply (folder, file digests)", lambda run: registry_input(items))
 
             edits: list[Items] = [items]
             for run in range(args.repeat):
                 edits.append(edit_one(edits[-1], (run * 997) % len(items), f"edited description {run}"))
 
             def edited(run: int, edits: list[Items] = edits) -> RegistryInput:
-                return RegistryInput(REGISTRY_CONFIG, edits[run + 1], revision=f"{run + 1:040d}")
+                return registry_input(edits[run + 1], f"{run + 1:040d}")
 
             measure("one-entry change", edited, expect_updates=1)
             # Last, as switching digest kinds makes the next run compare every version once:
             # without file digests (plain data from elsewhere) each server.json is digested here.
-            plan_apply(url, RegistryInput(REGISTRY_CONFIG, raw))
-            measure("no-op re-apply (no file digests)", lambda run: RegistryInput(REGISTRY_CONFIG, raw))
+            plan_apply(url, registry_input(raw))
+            measure("no-op re-apply (no file digests)", lambda run: registry_input(raw))
             extra["no-op re-apply (no file digests)"] = "informational: the pipeline always has them"
         finally:
             drop()
@@ -260,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):
         url, drop = scratch_database(args.database_url)
         try:
-            figures.setdefault("COPY floor (same rows)", []).append(copy_floor(url, raw))
+            figures.setdefault("COPY floor (same rows)", []).append(copy_floor(url, raw, release))
         finally:
             drop()
     if args.cli:
@@ -268,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             figures[label] = [ms]
 
     print(
-        f"registry target, {len(items)} entries ({names} server names), PostgreSQL at "
+        f"registry target for ToolHive Registry Server {version} (schema {release.schema_version}), "
+        f"{len(items)} entries ({names} server names), PostgreSQL at "
         f"{conninfo_to_dict(args.database_url).get('host', 'local socket')}, {args.repeat} runs each, "
         f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
@@ -282,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:<40}{median:>10.1f}{best:>10.1f}{goal or '':>8}  {mark} {extra.get(label, '')}".rstrip()
         )
-    return 0 if verdict else 1
+    return verdict
 
 
 if __name__ == "__main__":

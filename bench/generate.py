@@ -20,7 +20,6 @@ from typing import Any
 SCHEMA = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 PUBLISHER = "io.modelcontextprotocol.registry/publisher-provided"
 ORGS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"]
-TEAMS = ["platform", "data", "security", "payments", "search", "ml", "infra"]
 WORDS = [
     "fetch",
     "search",
@@ -49,7 +48,9 @@ NAMESPACE = "toolhive-system"
 
 REGISTRY_CONFIG: dict[str, Any] = {
     "sources": [
-        {"name": "gitops", "managed": {}},
+        # The registry server puts the managed source's claims on all its entries at every start-up, so
+        # the entries carry the same (claims-reset-on-restart).
+        {"name": "gitops", "managed": {}, "claims": {"org": "acme"}},
         {
             "name": "upstream",
             "git": {
@@ -62,7 +63,7 @@ REGISTRY_CONFIG: dict[str, Any] = {
         },
     ],
     "registries": [
-        {"name": "default", "sources": ["gitops", "upstream"]},
+        {"name": "default", "sources": ["gitops", "upstream"], "claims": {"org": "acme"}},
         {"name": "internal", "sources": ["gitops"], "claims": {"org": "acme"}},
     ],
     "database": {
@@ -246,7 +247,7 @@ def build_entries(count: int, seed: int = 1) -> list[tuple[str, dict[str, Any]]]
     while len(out) < count:
         org = ORGS[index % len(ORGS)]
         short = f"{WORDS[index % len(WORDS)]}-{index:05d}"
-        claims: dict[str, Any] = {"org": org, "team": sorted(rng.sample(TEAMS, rng.randint(1, 2)))}
+        claims: dict[str, Any] = dict(REGISTRY_CONFIG["sources"][0]["claims"])
         for minor in range(min(rng.randint(1, 4), count - len(out))):
             version = f"1.{minor}.{rng.randint(0, 12)}"
             body = {"claims": claims, "server": _server(rng, org, short, version)}

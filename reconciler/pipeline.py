@@ -38,6 +38,7 @@ def validate(
     key_file: str | None = None,
     policies: PolicySet | None = None,
     crds: CrdOptions | None = None,
+    server_version: str | None = None,
 ) -> Validation:
     """Validate a repository. Raises SourceError (unreadable repository), PolicyError (a policy that
     does not compile) and TokenError (a token that fails verification): all exit 2."""
@@ -47,7 +48,7 @@ def validate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _validate(source, base, token, key_file, policies, crds)
+        return _validate(source, base, token, key_file, policies, crds, server_version)
     finally:
         if collecting:
             gc.enable()
@@ -60,15 +61,16 @@ def _validate(
     key_file: str | None,
     policies: PolicySet | None,
     crds: CrdOptions | None,
+    server_version: str | None,
 ) -> Validation:
-    repo = load_repository(source, crds=crds)
+    repo = load_repository(source, crds=crds, server_version=server_version)
     policy_set = policies if policies is not None else load_policies(source, repo.settings.policies)
     claims = None
     if token is not None:
         claims = verify_token(token, repo.config.data if repo.config is not None else None, key_file)
     base_repo = None
     if base is not None:
-        base_repo = load_repository(base, reuse=repo, crds=crds)
+        base_repo = load_repository(base, reuse=repo, crds=crds, server_version=server_version)
         # The CRDs' transition rules compare each object with its version at the base (oldSelf).
         repo.findings += transition_findings(repo, base_repo)
     report = check(repo, policy_set, Inputs(token=claims, base=base_repo))

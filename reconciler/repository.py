@@ -21,7 +21,7 @@ from reconciler.crds.sources import CrdOptions, load_catalog
 from reconciler.documents import Document, format_field_path, parse
 from reconciler.findings import Finding, Severity
 from reconciler.schemas.legacy import is_legacy
-from reconciler.settings import SETTINGS_FILE, Settings
+from reconciler.settings import SETTINGS_FILE, RegistryServerSettings, Settings
 from reconciler.source import Source, SourceProblem
 
 ENTRY = "RegistryEntry"
@@ -294,11 +294,15 @@ def load_settings(source: Source) -> Settings:
 
 
 def load_repository(
-    source: Source, reuse: Repository | None = None, crds: CrdOptions | None = None
+    source: Source,
+    reuse: Repository | None = None,
+    crds: CrdOptions | None = None,
+    server_version: str | None = None,
 ) -> Repository:
     """Load a repository; `reuse` is another revision of it whose unchanged files are taken as they
     were loaded there; `crds` says where the CRDs come from (default: $MCP_GITOPS_CRDS, then the
-    settings)."""
+    settings); `server_version` (the `--registry-server-version` flag) overrides
+    `registryServer.version`."""
     if reuse is not None:
         # Read only what differs from the other revision (and what cannot be compared without reading).
         other = reuse.source
@@ -307,6 +311,10 @@ def load_repository(
         )
     loader = _Loader(source, reuse)
     loader.load_settings()
+    if server_version is not None:
+        loader.repo.settings = loader.repo.settings.model_copy(
+            update={"registryServer": RegistryServerSettings(version=server_version)}
+        )
     loader.load_config()
     loader.load_entries()
     loader.check_config_present()

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities, parse_version
+
 SETTINGS_FILE = "mcp-gitops.yaml"
 # `password=...` in a libpq keyword/value string.
 _KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*\S", re.IGNORECASE)
@@ -120,6 +122,21 @@ class DatabaseSettings(_Settings):
         return value
 
 
+class RegistryServerSettings(_Settings):
+    """The ToolHive Registry Server release the repository targets (reconciler/registry_server.py)."""
+
+    version: str = NEWEST_VERSION
+
+    @field_validator("version")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        parse_version(value)  # UnknownServerVersion is a ValueError: a settings finding at the line
+        return value
+
+    def capabilities(self) -> ServerCapabilities:
+        return ServerCapabilities.of(self.version)
+
+
 class PruneSettings(_Settings):
     registry: bool = False
     cluster: bool = False
@@ -156,6 +173,7 @@ class Settings(_Settings):
     # Namespace given to manifests that do not name one.
     namespace: str = "default"
     database: DatabaseSettings = DatabaseSettings()
+    registryServer: RegistryServerSettings = RegistryServerSettings()
     prune: PruneSettings = PruneSettings()
     # Which targets `plan`, `apply`, `drift` and `run` reconcile (--target overrides); None: registry.
     targets: list[Literal["registry", "cluster"]] | None = None

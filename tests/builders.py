@@ -13,7 +13,8 @@ ISSUER, AUDIENCE = "https://idp.example.com", "api://registry"
 
 CONFIG: dict[str, Any] = {
     "sources": [
-        {"name": "platform", "managed": {}},
+        # the entries' claims: the registry server puts them on every entry of the source at start-up
+        {"name": "platform", "managed": {}, "claims": {"org": "acme", "team": ["platform"]}},
         {
             "name": "upstream",
             "git": {
@@ -22,9 +23,10 @@ CONFIG: dict[str, Any] = {
                 "path": "registry.json",
             },
             "syncPolicy": {"interval": "30m"},
+            "claims": {"org": "acme"},
         },
     ],
-    "registries": [{"name": "default", "sources": ["platform", "upstream"]}],
+    "registries": [{"name": "default", "sources": ["platform", "upstream"], "claims": {"org": "acme"}}],
     "database": {
         "host": "postgres",
         "port": 5432,

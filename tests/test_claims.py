@@ -1,4 +1,4 @@
-"""Claims containment exactly as ToolHive Registry Server v1.2.0 (reference §1.2, §1.3)."""
+"""Claims matching exactly as ToolHive Registry Server v1.2.0 to v1.5.1 (reference §1.2, §1.3)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.policy.claims import claims_equal, claims_value_errors, covers, is_super_admin
+from reconciler.policy.claims import (
+    authz_configured,
+    claims_equal,
+    claims_value_errors,
+    covers,
+    has_role,
+    is_super_admin,
+    visible,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +83,42 @@ def test_claim_value_errors() -> None:
         "d",
         "e",
     ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "caller", "seen"),
+    [
+        # v1.5.0 visibility: AND across keys, OR within arrays
+        ({"teams": ["platform", "forecasting"]}, {"teams": ["platform"]}, True),
+        ({"teams": ["platform", "forecasting"]}, {"teams": "sales"}, False),
+        ({"org": "acme", "teams": ["a", "b"]}, {"teams": ["a"]}, False),
+        # fails closed: no claims, or a stored value that is not a string or array of strings
+        ({}, {"org": "acme"}, False),
+        ({"org": 1}, {"org": "1"}, False),
+    ],
+)
+def test_visible(resource: dict[str, Any], caller: dict[str, Any], seen: bool) -> None:
+    assert visible(caller, resource) is seen
+
+
+def test_roles_are_read_the_way_viper_reads_the_config() -> None:
+    camel = {"auth": {"authz": {"roles": {"superAdmin": [{"isAdmin": "yes"}]}}}}
+    # viper lower-cases the rule key: only a JWT claim `isadmin` matches it
+    assert not is_super_admin({"isAdmin": "yes"}, camel)
+    assert is_super_admin({"isadmin": "yes"}, camel)
+    # `authz: {}` and `roles: {}` are dropped: auth-only mode, every caller holds every role
+    for authz in ({}, {"roles": {}}):
+        config = {"auth": {"mode": "oauth", "authz": authz}}
+        assert not authz_configured(config)
+        assert is_super_admin({"sub": "x"}, config)
+    assert authz_configured(CONFIG)
+
+
+def test_has_role() -> None:
+    config = {
+        "auth": {"authz": {"roles": {"superAdmin": [{"role": "admin"}], "manageEntries": [{"role": "w"}]}}}
+    }
+    assert has_role({"role": "w"}, config, "manageEntries")
+    assert has_role({"role": "admin"}, config, "manageEntries")  # superAdmin holds every role
+    assert not has_role({"role": "viewer"}, config, "manageEntries")
+    assert not has_role(None, config, "manageEntries")

@@ -4,6 +4,7 @@ passes them, 1-based positions, one path root in every format, plurals, one exit
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import COMMANDS, cli
-from tests.builders import entry, git, mcpserver, write_repo
+from tests.builders import CONFIG, entry, git, mcpserver, write_repo
 from tests.harness.kube import KubeCluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +46,14 @@ def repo(tmp_path: Path) -> Path:
 
 def test_output_selects_the_format_and_report_writes_files(repo: Path, tmp_path: Path) -> None:
     code, out, _ = run("validate", str(repo), "-o", "json")
-    assert code == 1 and json.loads(out)["summary"]["errors"] == 3
+    # the entry without claims also lacks its managed source's (claims-reset-on-restart)
+    assert code == 1 and json.loads(out)["summary"]["errors"] == 4
     assert json.loads(run("validate", str(repo), "--output", "json")[1]) == json.loads(out)
     sarif, junit = tmp_path / "r.sarif", tmp_path / "r.xml"
     code, out, _ = run("validate", str(repo), "--report", f"sarif:{sarif}", "--report", str(junit))
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert ET.fromstring(junit.read_text()).tag == "testsuites"
-    assert "5 files: 3 errors, 0 warnings, 0 infos" in out
+    assert "5 files: 4 errors, 0 warnings, 0 infos" in out
     assert run("validate", str(repo), "--report", "nosuffix")[0] == 2
 
 
@@ -113,12 +115,16 @@ def test_every_format_uses_one_path_root_and_1_based_positions(repo: Path) -> No
 
 
 def test_plurals(tmp_path: Path) -> None:
-    root = write_repo(tmp_path, entries={"a.json": entry(claims=None)})
+    # a managed source without claims, like the entry: one error (claims-required), one warning (the
+    # source without claims under authorization)
+    config = copy.deepcopy(CONFIG)
+    del config["sources"][0]["claims"]
+    root = write_repo(tmp_path, config=config, entries={"a.json": entry(claims=None)})
     out = run("validate", str(root))[1]
     assert out.rstrip().endswith(
-        "2 files: 1 error, 0 warnings, 0 infos; not judged without a token: claims-change-not-covered, "
-        "claims-not-covered (pass --token with the publisher's JWT to check that it covers the entries' "
-        "claims)"
+        "2 files: 1 error, 1 warning, 0 infos; not judged without a token: claims-change-not-covered, "
+        "claims-not-covered, entry-removal-not-covered, publish-source-gate, publish-token-role (pass "
+        "--token with the publisher's JWT to check that it covers the entries' claims)"
     )
 
 

@@ -146,7 +146,8 @@ def test_clean_legacy_file_exits_0_and_output_validates_as_a_repository(
     repo.mkdir()
     for name in ("registry.yaml", "mcp-gitops.yaml"):
         shutil.copy(sample_repo / name, repo / name)
-    result = run(str(source), "--out", str(repo / "entries"), *CLAIMS)
+    # the claims of the sample's managed source, which every entry of it carries (claims-reset-on-restart)
+    result = run(str(source), "--out", str(repo / "entries"), "--claims", "org=acme")
     assert result.exit_code == 0, result.output + result.stderr
     assert "not mapped" not in result.stderr
     validation = CliRunner().invoke(cli, ["validate", str(repo), "--format", "json"], catch_exceptions=False)

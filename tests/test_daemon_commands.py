@@ -65,7 +65,13 @@ def test_status_and_reconcile_against_a_running_daemon(daemon: str, tmp_path: Pa
     assert status["lastAppliedRevision"] == applied
     # claims coverage not judged is said in the summary, not as a finding, in the daemon's status too
     assert [f for f in status["findings"]["findings"] if f["rule"] == "coverage-not-judged"] == []
-    assert status["findings"]["summary"]["notJudged"] == ["claims-change-not-covered", "claims-not-covered"]
+    assert status["findings"]["summary"]["notJudged"] == [
+        "claims-change-not-covered",
+        "claims-not-covered",
+        "entry-removal-not-covered",
+        "publish-source-gate",
+        "publish-token-role",
+    ]
 
     before = _cycles(port)
     secret_file = tmp_path / "secret"

@@ -112,8 +112,9 @@ def test_lists_exactly_what_differs_with_old_and_new_values(history: dict[str, A
     }
     assert set(server_fields) == {"spec.replicas", "spec.env[0].value"}
     # the planted credentials are findings; the one in the changed entry is new, the manifest's is
-    # not; three replicas without Redis bring the scaling warnings
-    assert report["summary"] == {"added": 3, "removed": 3, "changed": 3, "errors": 2}
+    # not; three replicas without Redis bring the scaling warnings; the changed entry's claims differ
+    # from its managed source's (claims-reset-on-restart, in the base already)
+    assert report["summary"] == {"added": 3, "removed": 3, "changed": 3, "errors": 3}
     assert [(f["rule"], f["path"]) for f in report["findings"]["introduced"]] == [
         ("secret-in-repo", "entries/changed.json"),
         ("drain-window", "manifests/fetch.json"),
@@ -134,7 +135,7 @@ def test_text_and_markdown_show_values_never_secrets(history: dict[str, Any], fm
     else:
         assert out.rstrip().endswith(
             "9 changes (3 added, 3 changed, 3 removed); 3 findings introduced, 0 fixed; "
-            "the revision has 2 errors: apply would refuse it"
+            "the revision has 3 errors: apply would refuse it"
         )
         assert "spec.replicas: 1 -> 3" in out
 
@@ -165,7 +166,7 @@ def test_findings_introduced_and_fixed(history: dict[str, Any]) -> None:
     assert [(f["rule"], f["path"]) for f in report["findings"]["introduced"]] == [
         ("crd-schema", "manifests/new.json")  # manifests are checked against the operator's CRDs
     ]
-    assert report["summary"]["errors"] == 3
+    assert report["summary"]["errors"] == 4
     code, out = diff(str(root), "--base", "HEAD", "--rev", history["head"], "-o", "json")
     assert json.loads(out)["findings"] == {"introduced": [], "fixed": []}
 
@@ -237,4 +238,5 @@ def test_paths_are_relative_to_the_checkout_like_every_report(tmp_path: Path) ->
     assert code == 1
     report = json.loads(out)
     assert {c["path"] for c in report["changes"]} == {"config/entries/b.json"}
-    assert [f["path"] for f in report["findings"]["introduced"]] == ["config/entries/b.json"]
+    # no claims: required, and not those of the managed source (claims-reset-on-restart)
+    assert [f["path"] for f in report["findings"]["introduced"]] == ["config/entries/b.json"] * 2

@@ -42,7 +42,7 @@ def test_claims_required_when_auth_enabled(tmp_path: Path) -> None:
     )
     found = [f for f in run(root) if f.rule == "claims-required"]
     assert {f.path for f in found} == {"entries/a.json", "entries/b.json"}
-    assert "invisible" in found[0].message
+    assert "enables authorization (auth.authz): the registry server v1.5.1 refuses" in found[0].message
 
 
 def test_claims_not_required_in_anonymous_mode(tmp_path: Path) -> None:
@@ -249,8 +249,15 @@ def test_without_a_token_coverage_is_said_in_the_summary_not_as_a_finding(tmp_pa
     root = write_repo(tmp_path / "a", entries={"a.json": entry(), "b.json": entry("io.github.acme/b")})
     report = validate(FolderSource(root)).report
     assert report.findings == []
-    assert report.unjudged == ("claims-change-not-covered", "claims-not-covered")
-    assert report.to_json()["summary"]["notJudged"] == ["claims-change-not-covered", "claims-not-covered"]
+    token_rules = (
+        "claims-change-not-covered",
+        "claims-not-covered",
+        "entry-removal-not-covered",
+        "publish-source-gate",
+        "publish-token-role",
+    )
+    assert report.unjudged == token_rules
+    assert report.to_json()["summary"]["notJudged"] == list(token_rules)
     # a registry server that does not authenticate publishers needs no token: nothing to say
     anonymous = write_repo(
         tmp_path / "b", config=config_with(auth={"mode": "anonymous"}), entries={"a.json": entry()}

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from reconciler.settings import Settings
 from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget
 from reconciler.targets.postgres.errors import ApplyError, LiveStateError, SchemaStateError
 from reconciler.targets.postgres.schema import REGISTRY_TABLES
@@ -49,6 +50,10 @@ ORDER BY e.name, v.version
 """
 
 
+def targeting(version: str) -> Settings:
+    return Settings.model_validate({"registryServer": {"version": version}})
+
+
 def inp(
     items: list[tuple[str, dict[str, Any]]], config: dict[str, Any] | None = None, **kw: Any
 ) -> RegistryInput:
@@ -86,7 +91,7 @@ TWO = entries((A, "1.0.0"), (A, "1.1.0"), (B, "0.1.0"))
 def test_apply_into_empty_database_is_served_by_the_list_query(pg_url: str, pg_conn: Any) -> None:
     result = apply(pg_url, inp(TWO))
     assert result.changed
-    assert pg_conn.execute("SELECT version, dirty FROM schema_migrations").fetchall() == [(21, False)]
+    assert pg_conn.execute("SELECT version, dirty FROM schema_migrations").fetchall() == [(23, False)]
 
     rows = listed(pg_conn)
     assert [(r[0], r[1], r[3]) for r in rows] == [(A, "1.0.0", False), (A, "1.1.0", True), (B, "0.1.0", True)]
@@ -119,8 +124,12 @@ def test_apply_into_empty_database_is_served_by_the_list_query(pg_url: str, pg_c
             "version": "1.1.0",
             "base_url": "https://registry.npmjs.org",
             "runtime_hint": "npx",
-            "runtime_arguments": ["--yes"],
-            "package_arguments": ["--port", ""],
+            # v1.5.1 (schema 23) keeps every argument object whole
+            "runtime_arguments": [{"type": "named", "name": "--yes"}],
+            "package_arguments": [
+                {"type": "named", "name": "--port", "value": "8080"},
+                {"type": "positional", "valueHint": "dir"},
+            ],
             "transport": "stdio",
             "env_vars": [{"name": "API_KEY", "isRequired": True, "isSecret": True}],
             "headers": [],
@@ -279,7 +288,7 @@ def test_removed_entry_is_kept_without_prune_and_deleted_with_it(pg_url: str, pg
     assert pg_conn.execute("SELECT count(*) FROM registry_entry WHERE name = %s", [B]).fetchone()[0] == 1
 
     # the settings file turns pruning on, as --prune does
-    settings = type("S", (), {"prune": type("P", (), {"registry": True})()})()
+    settings = Settings.model_validate({"prune": {"registry": True}})
     result = apply(pg_url, inp(without_b, settings=settings))
     assert result.counts.deleted == 2  # entry and version
     assert pg_conn.execute("SELECT count(*) FROM registry_entry WHERE name = %s", [B]).fetchone()[0] == 0
@@ -473,7 +482,9 @@ def test_schema_created_by_a_registry_server_is_used_as_is(pg_url: str, pg_conn:
         " VALUES (%s, 'managed', 'CONFIG', '{}', false)",
         [MANAGED],
     )
-    apply(pg_url, inp(TWO))
+    with pytest.raises(SchemaStateError, match=r"version 21 .*v1.2.0 to v1.5.0.*v1.5.1 needs version 23"):
+        apply(pg_url, inp(TWO))
+    apply(pg_url, inp(TWO, settings=targeting("v1.5.0")))
     assert [r[:2] for r in listed(pg_conn)] == [(A, "1.0.0"), (A, "1.1.0"), (B, "0.1.0")]
     assert pg_conn.execute("SELECT count(*) FROM mcp_gitops.owned_source").fetchone()[0] == 1  # upstream only
 
@@ -550,8 +561,8 @@ def test_created_schema_matches_the_published_constraints(pg_url: str, pg_conn: 
     ).fetchall()
     assert ("registry_source", "source", "r") in fks  # RESTRICT
     assert ("registry_source", "registry", "c") in fks
-    assert sum(1 for f in fks if f[2] == "c") == 13
-    assert len(fks) == 14
+    assert sum(1 for f in fks if f[2] == "c") == 16  # 13 at schema 21, plus the 3 plugin tables
+    assert len(fks) == 17
     enums = dict(
         pg_conn.execute(
             "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_type t"
@@ -560,7 +571,8 @@ def test_created_schema_matches_the_published_constraints(pg_url: str, pg_conn: 
     )
     assert enums == {
         "creation_type": ["API", "CONFIG"],
-        "entry_type": ["MCP", "SKILL"],
+        "entry_type": ["MCP", "SKILL", "PLUGIN"],
+        "plugin_status": ["ACTIVE", "DEPRECATED", "ARCHIVED"],
         "icon_theme": ["LIGHT", "DARK"],
         "skill_status": ["ACTIVE", "DEPRECATED", "ARCHIVED"],
         "sync_status": ["IN_PROGRESS", "COMPLETED", "FAILED"],

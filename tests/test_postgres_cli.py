@@ -22,7 +22,9 @@ ITEMS = entries(("io.github.acme/alpha", "1.0.0"), ("io.github.acme/alpha", "1.1
 def write_registry_repo(root: Path, items: list[tuple[str, dict[str, Any]]] = ITEMS) -> Path:
     """A repository the real pipeline validates clean: a registry config and entry files (JSON is YAML)."""
     (root / "entries").mkdir(parents=True, exist_ok=True)
-    (root / "registry.yaml").write_text(json.dumps(registry_config()))
+    config = registry_config(auth={"mode": "anonymous"})
+    config["sources"][0]["claims"] = {"org": "acme"}  # the entries' claims, which a restart keeps
+    (root / "registry.yaml").write_text(json.dumps(config))
     for path, data in items:
         (root / path).write_text(json.dumps(data))
     return root
@@ -97,7 +99,7 @@ def test_apply_refuses_when_validation_has_errors(monkeypatch: pytest.MonkeyPatc
 
     report = Report([Finding("schema", Severity("error"), "entries/a.yaml", 1, 1, "broken")], files=1)
     monkeypatch.setattr(
-        pipeline, "validate", lambda source, crds: SimpleNamespace(report=report, rules={}, repo=None)
+        pipeline, "validate", lambda source, **_: SimpleNamespace(report=report, rules={}, repo=None)
     )
     monkeypatch.setattr(
         "reconciler.source.open_source", lambda path, rev=None: SimpleNamespace(revision=None)

@@ -34,13 +34,17 @@ def test_sample_repo_applies_and_is_listed_with_claims(sample_repo: Path, pg_url
     assert ("io.github.acme/weather", "2.0.0") in by_key
     latest = {r[0]: r[1] for r in rows if r[3]}
     assert latest["io.github.acme/weather"] == "2.0.0"
-    assert by_key[("io.github.acme/weather", "1.4.2")][2] == {
-        "org": "acme",
-        "teams": ["platform", "forecasting"],
-    }
+    # the managed source's claims, which the registry server would put back at its next start-up
+    assert by_key[("io.github.acme/weather", "1.4.2")][2] == {"org": "acme"}
+    assert (
+        "ToolHive Registry Server v1.5.1, schema version 23"
+        in run("plan", str(sample_repo), "--target", "registry", "--database-url", pg_url).output
+    )
     weather = by_key[("io.github.acme/weather", "2.0.0")]
     assert weather[11][0]["identifier"] == "@acme/weather-mcp"
-    assert weather[11][0]["package_arguments"] == ["--units"]
+    assert weather[11][0]["package_arguments"] == [
+        {"name": "--units", "type": "named", "value": "metric", "choices": ["metric", "imperial"]}
+    ]
     assert weather[13] == [
         {
             "src": "https://assets.acme.example.com/icons/weather.svg",

@@ -142,3 +142,12 @@ def test_target_selection_is_explicit() -> None:
     assert selected_targets(Settings(targets=["cluster"])) == ["cluster"]
     assert selected_targets(Settings(targets=["cluster", "registry"])) == ["registry", "cluster"]
     assert selected_targets(Settings(targets=["registry"]), ["cluster"]) == ["cluster"]
+
+
+def test_config_claim_keys_are_written_lower_case_as_the_server_writes_them() -> None:
+    config = registry_config()
+    config["sources"][1]["claims"] = {"Org": "acme"}
+    config["registries"][0]["claims"] = {"TEAM": ["a"]}
+    desired = build_desired(config, [])
+    assert desired.sources["upstream"].claims == {"org": "acme"}
+    assert desired.registries["default"].claims == {"team": ["a"]}

@@ -4,6 +4,7 @@ rule is a settings error."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -12,14 +13,18 @@ from click.testing import CliRunner
 from reconciler.cli import cli
 from reconciler.pipeline import validate
 from reconciler.source import FolderSource
-from tests.builders import entry, mcpserver, write_repo
+from tests.builders import CONFIG, entry, mcpserver, write_repo
 
 
 def _repo(tmp_path: Path, rules: dict[str, object]) -> Path:
     for folder in ("prod", "experimental"):
         (tmp_path / "manifests" / folder).mkdir(parents=True)
+    # a public catalogue: the managed source carries no claims either (claims-reset-on-restart)
+    config = copy.deepcopy(CONFIG)
+    del config["sources"][0]["claims"]
     return write_repo(
         tmp_path,
+        config=config,
         settings={"rules": rules},
         entries={
             "a.json": entry("io.github.acme/a", claims=None),

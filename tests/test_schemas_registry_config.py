@@ -1,4 +1,4 @@
-"""The ToolHive Registry Server v1.2.0 config: one failing and one passing case per rule."""
+"""The ToolHive Registry Server config (v1.2.0 to v1.5.1): one failing and one passing case per rule."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ CONFIG: dict[str, Any] = {
     ],
     "registries": [{"name": "default", "sources": ["internal", "catalog"]}],
     "database": {"host": "db", "port": 5432, "user": "registry", "database": "registry"},
+    "auth": {"mode": "anonymous"},
 }
 
 
@@ -31,13 +32,33 @@ def source(**fields: Any) -> dict[str, Any]:
 SYNC = {"syncPolicy": {"interval": "1h"}}
 
 
-def test_minimal_config_is_valid_and_auth_defaults_to_oauth() -> None:
+def test_auth_and_auth_mode_are_required() -> None:
+    # config.go@v1.2.0:1232-1235 and 537-561: validated before serve.go applies its oauth default
     assert_valid(KIND, CONFIG)
-    from reconciler import schemas
+    assert_problem(KIND, changed(CONFIG, ("auth",)), ("auth",), "required")
+    assert_problem(KIND, changed(CONFIG, ("auth",), {}), ("auth", "mode"), "required")
 
-    config = changed(CONFIG, ("auth",), {})
-    model: Any = schemas.check(KIND, config).model
-    assert model.auth.mode == "oauth"
+
+def test_oauth_mode_needs_the_oauth_block_and_a_provider() -> None:
+    # config.go@v1.2.0:544-549
+    a = ("auth",)
+    assert_problem(KIND, changed(CONFIG, a, {"mode": "oauth"}), a, "auth.oauth is required")
+    for oauth in ({}, {"providers": []}):
+        assert_problem(
+            KIND, changed(CONFIG, a, {"mode": "oauth", "oauth": oauth}), a, "at least one provider"
+        )
+    assert_valid(KIND, changed(CONFIG, a, {"mode": "oauth", "oauth": {"providers": [PROVIDER]}}))
+
+
+def test_values_are_read_the_way_viper_reads_them() -> None:
+    # weakly typed input: quoted numbers and booleans; a `type:` key on a source is ignored
+    database = {"host": "db", "port": "5432", "user": "u", "database": "d", "maxMetaSize": "1024"}
+    assert_valid(KIND, changed(CONFIG, ("database",), database))
+    assert_valid(KIND, changed(CONFIG, ("audit",), {"enabled": "true", "maxDataSize": "0"}))
+    assert_valid(KIND, source(type="git", git={"repository": "r"}, **SYNC))
+    assert_problem(
+        KIND, changed(CONFIG, ("database",), {**database, "port": "54x"}), ("database", "port"), ""
+    )
 
 
 @pytest.mark.parametrize("field", ["sources", "registries", "database"])
@@ -95,8 +116,11 @@ def test_sync_policy_required_for_git_api_file() -> None:
     ):
         assert_problem(KIND, source(**block), ("sources", 1), "syncPolicy.interval")
         assert_valid(KIND, source(**block, **SYNC))
+    # managed and kubernetes sources ignore syncPolicy, an empty one included (config.go@v1.2.0:919-926)
+    assert_valid(KIND, source(managed={}, syncPolicy={}))
+    assert_valid(KIND, source(kubernetes={}, syncPolicy={}))
     assert_problem(
-        KIND, source(managed={}, syncPolicy={}), ("sources", 1, "syncPolicy", "interval"), "required"
+        KIND, source(git={"repository": "r"}, syncPolicy={}), ("sources", 1), "syncPolicy.interval"
     )
 
 
@@ -147,8 +171,11 @@ def test_git_auth_both_or_neither_and_absolute_password_file() -> None:
 def test_file_block_has_one_origin() -> None:
     f = ("sources", 1, "file")
     assert_valid(KIND, source(file={"url": "https://x.example.com/r.json", "timeout": "10s"}, **SYNC))
-    assert_valid(KIND, source(file={"data": '{"version": "1.0.0"}'}, **SYNC))
-    assert_problem(KIND, source(file={}, **SYNC), f, "exactly one of path, url and data")
+    assert_valid(KIND, source(file={"path": "/data/r.json"}, **SYNC))
+    # config.go@v1.2.0:1067-1077: data is not an origin in a config file, and beside path it is ignored
+    assert_problem(KIND, source(file={"data": "{}"}, **SYNC), f, "file.data is not read from a config file")
+    assert_valid(KIND, source(file={"path": "/a", "data": "{}"}, **SYNC))
+    assert_problem(KIND, source(file={}, **SYNC), f, "exactly one of file.path and file.url")
     assert_problem(KIND, source(file={"path": "/a", "url": "https://x"}, **SYNC), f, "exactly one")
     assert_problem(KIND, source(file={"url": "ftp://x"}, **SYNC), (*f, "url"), "http")
 
@@ -213,7 +240,8 @@ def test_database_fields() -> None:
         "maxMetaSize": 262144,
     }
     assert_valid(KIND, changed(CONFIG, d, full))
-    assert_problem(KIND, changed(CONFIG, (*d, "port"), "5432"), (*d, "port"), "expected an integer")
+    assert_valid(KIND, changed(CONFIG, (*d, "port"), "5432"))  # viper decodes weakly
+    assert_problem(KIND, changed(CONFIG, (*d, "port"), "port"), (*d, "port"), "expected an integer")
     assert_problem(KIND, changed(CONFIG, (*d, "port"), 70000), (*d, "port"), "65535 or less")
     assert_problem(KIND, changed(CONFIG, (*d, "sslMode"), "on"), (*d, "sslMode"), "must be one of")
     assert_problem(KIND, changed(CONFIG, (*d, "maxMetaSize"), 0), (*d, "maxMetaSize"), "greater than 0")
@@ -288,20 +316,22 @@ def test_auth_rules() -> None:
     assert_problem(KIND, changed(CONFIG, a, {"mode": "none"}), (*a, "mode"), "'oauth' or 'anonymous'")
     for field in ("name", "issuerUrl", "audience"):
         provider = {k: v for k, v in PROVIDER.items() if k != field}
-        config = changed(CONFIG, a, {"oauth": {"providers": [provider]}})
+        config = changed(CONFIG, a, {"mode": "oauth", "oauth": {"providers": [provider]}})
         assert_problem(KIND, config, (*a, "oauth", "providers", 0, field), "required")
-    config = changed(CONFIG, a, {"oauth": {"providers": [{**PROVIDER, "issuerUrl": "sso.acme"}]}})
+    config = changed(
+        CONFIG, a, {"mode": "oauth", "oauth": {"providers": [{**PROVIDER, "issuerUrl": "sso.acme"}]}}
+    )
     assert_problem(KIND, config, (*a, "oauth", "providers", 0, "issuerUrl"), "http")
     roles = ("authz", "roles")
     assert_problem(
         KIND,
-        changed(CONFIG, a, {"authz": {"roles": {"superAdmin": {"role": "x"}}}}),
+        changed(CONFIG, a, {"mode": "anonymous", "authz": {"roles": {"superAdmin": {"role": "x"}}}}),
         (*a, *roles, "superAdmin"),
         "expected a list",
     )
     assert_problem(
         KIND,
-        changed(CONFIG, a, {"authz": {"roles": {"superAdmins": []}}}),
+        changed(CONFIG, a, {"mode": "anonymous", "authz": {"roles": {"superAdmins": []}}}),
         (*a, *roles, "superAdmins"),
         "did you mean 'superAdmin'?",
     )
@@ -326,8 +356,10 @@ def test_audit() -> None:
         ("audit", "maxDataSize"),
         "or less",
     )
+    # 0 is the server's default (GetMaxDataSize), not an error
+    assert_valid(KIND, changed(CONFIG, ("audit",), {"maxDataSize": 0}))
     assert_problem(
-        KIND, changed(CONFIG, ("audit",), {"maxDataSize": 0}), ("audit", "maxDataSize"), "greater than 0"
+        KIND, changed(CONFIG, ("audit",), {"maxDataSize": -1}), ("audit", "maxDataSize"), "0 or more"
     )
     assert_problem(
         KIND, changed(CONFIG, ("audit",), {"enable": True}), ("audit", "enable"), "did you mean 'enabled'?"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from pathlib import Path
 
 from reconciler.pipeline import validate
 from reconciler.source import FolderSource
-from tests.builders import entry, mcpserver, write_repo
+from tests.builders import CONFIG, entry, mcpserver, write_repo
 
 ANNOTATION = "waive.mcp-gitops.dev/session-storage-missing"
 
@@ -55,8 +56,14 @@ def test_settings_waiver_for_an_entry(tmp_path: Path) -> None:
             }
         ]
     }
+    # a managed source without claims, so that the claims-less entry survives a restart unchanged
+    config = copy.deepcopy(CONFIG)
+    del config["sources"][0]["claims"]
     root = write_repo(
-        tmp_path, settings=settings, entries={"a.json": entry("io.github.acme/open", claims=None)}
+        tmp_path,
+        config=config,
+        settings=settings,
+        entries={"a.json": entry("io.github.acme/open", claims=None)},
     )
     rep = report(root)
     (finding,) = [f for f in rep.findings if f.rule == "claims-required"]

@@ -125,3 +125,26 @@ def crd_choice(
     from reconciler.crds.sources import CrdOptions
 
     return CrdOptions(locations=crds, from_cluster=from_cluster, kubeconfig=kubeconfig, context=context)
+
+
+def _check_server_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from reconciler.registry_server import UnknownServerVersion, parse_version
+
+    if value is not None:
+        try:
+            parse_version(value)
+        except UnknownServerVersion as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def server_version_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--registry-server-version",
+        "server_version",
+        default=None,
+        metavar="vX.Y.Z",
+        callback=_check_server_version,
+        help="ToolHive Registry Server release to target (v1.2.0 to v1.5.1); overrides "
+        "registryServer.version in mcp-gitops.yaml (default: the newest).",
+    )(func)

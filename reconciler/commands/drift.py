@@ -17,6 +17,7 @@ from reconciler.commands.common import (
     crd_options,
     repo_argument,
     rev_options,
+    server_version_option,
 )
 from reconciler.commands.operator import install_trust
 from reconciler.commands.plan_apply import emit, finish, make_stage, target_options, validated
@@ -27,6 +28,7 @@ from reconciler.commands.plan_apply import emit, finish, make_stage, target_opti
 @rev_options
 @target_options
 @crd_options
+@server_version_option
 def drift(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
     """Compare the live targets with the repository without writing anything: rows changed through the
     registry server's API or lost in its restart, objects edited or deleted with kubectl.

@@ -25,6 +25,7 @@ from reconciler.commands.common import (
     repo_argument,
     rev_options,
     scrub,
+    server_version_option,
     tool_errors,
 )
 from reconciler.commands.operator import install_trust, operator_options
@@ -151,7 +152,7 @@ def validated(repo: str, rev: str | None, fmt: str, opts: dict[str, Any]) -> Val
         crds = crd_choice(
             opts.pop("crds"), opts.pop("crds_from_cluster"), opts.get("kubeconfig"), opts.get("context")
         )
-        result = pipeline.validate(source, crds=crds)
+        result = pipeline.validate(source, crds=crds, server_version=opts.pop("server_version"))
     if result.report.fails(Severity("error")):
         shown = "text" if fmt == "json" else fmt
         _render_findings(result.report, result.rules, shown, repo, err=fmt == "text")
@@ -255,6 +256,7 @@ def finish(code: int, message: str | None = None) -> NoReturn:
 @rev_options
 @target_options
 @crd_options
+@server_version_option
 def plan(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
     """Show what `apply` would change in each selected target (claims called out, conflicts and other
     problems as findings with file and line).
@@ -286,6 +288,7 @@ def plan(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds --wait waits for Ready."
 )
+@server_version_option
 def apply(repo: str, rev: str | None, fmt: str, stop_embedded: bool, **opts: Any) -> None:
     """Bring each selected target in line with the repository (the registry in one transaction under a
     lock; the cluster by server-side apply). A target that fails does not stop the others.

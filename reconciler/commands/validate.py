@@ -16,6 +16,7 @@ from reconciler.commands.common import (
     fail,
     find_root,
     rev_options,
+    server_version_option,
     tool_errors,
     verbosity_options,
 )
@@ -108,6 +109,7 @@ def _repository_and_files(paths: tuple[str, ...]) -> tuple[str, set[str] | None]
 )
 @verbosity_options
 @crd_options
+@server_version_option
 def validate(
     paths: tuple[str, ...],
     rev: str | None,
@@ -121,6 +123,7 @@ def validate(
     verbose: bool,
     crds: tuple[str, ...],
     crds_from_cluster: bool,
+    server_version: str | None,
 ) -> None:
     """Validate a configuration repository: the one holding the current folder, the folder given, or
     the one holding the FILES given (then only their findings are reported, but the whole repository
@@ -151,6 +154,7 @@ def validate(
             token=read_token(token) if token else None,
             key_file=key_file,
             crds=crd_choice(crds, crds_from_cluster),
+            server_version=server_version,
         )
     report = result.report
     if files is not None:

@@ -22,7 +22,11 @@ def desired_registry(repo: Repository) -> DesiredState:
     items: list[EntryItem] = [
         (doc.path, doc.data, f"{doc.digest}#{doc.index}" if doc.digest else None) for doc in repo.entries
     ]
-    return build_desired(repo.config.data if repo.config is not None else None, items)
+    return build_desired(
+        repo.config.data if repo.config is not None else None,
+        items,
+        repo.settings.registryServer.capabilities(),
+    )
 
 
 def _server(spec: VersionSpec) -> dict[str, Any]:

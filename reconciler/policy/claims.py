@@ -1,6 +1,7 @@
-"""Claims semantics of ToolHive Registry Server v1.2.0, implemented once and exposed to CEL.
+"""Claims semantics of ToolHive Registry Server v1.2.0 through v1.5.1, implemented once and exposed to CEL.
 
-`covers` is the server's `claimsContain`: for every key of the resource the caller must have the key,
+`covers` is the server's `claimsContain` (every release; new claims on publish and update): for every
+key of the resource the caller must have the key,
 and every value the resource requires must be among the caller's values (AND across keys, AND within
 arrays, exact case-sensitive strings). A value that is neither a string nor a list of strings
 normalises to the empty set, so a non-string never satisfies a non-empty requirement.
@@ -33,6 +34,23 @@ def covers(caller: Mapping[str, Any] | None, resource: Mapping[str, Any] | None)
     return True
 
 
+def visible(caller: Mapping[str, Any] | None, resource: Mapping[str, Any] | None) -> bool:
+    """The server's `claimsVisible` (v1.5.0, #848): for every key of the resource the caller has the key
+    and shares at least one of its values (AND across keys, OR within arrays). It fails closed: a
+    resource without claims, or with a value that is not a string or array of strings, is not visible
+    (super-admins are let through before this check)."""
+    if not resource or claims_value_errors(resource):
+        return False
+    caller = caller or {}
+    for key, required in resource.items():
+        if key not in caller:
+            return False
+        wanted = _string_set(required)
+        if wanted and not wanted & _string_set(caller[key]):
+            return False
+    return True
+
+
 def claims_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     """The server's `claimsEqual`: containment both ways (`{}` and no claims are the same)."""
     return covers(a, b) and covers(b, a)
@@ -45,26 +63,47 @@ def canonical(claims: Mapping[str, Any] | None) -> frozenset[tuple[str, frozense
 
 def _matches_rule(token: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
     # Within one rule map every key must match; for one key, the JWT's values and the rule's values
-    # must share at least one string. An empty rule map never matches.
+    # must share at least one string. An empty rule map never matches. The server's config loader
+    # (viper) lower-cases every map key, so a rule key is compared in lower case.
     if not rule:
         return False
-    return all(key in token and _string_set(token[key]) & _string_set(want) for key, want in rule.items())
+    return all(
+        str(key).lower() in token and _string_set(token[str(key).lower()]) & _string_set(want)
+        for key, want in rule.items()
+    )
+
+
+def _roles(config: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The role rules as the server reads them, or None when authorization is off. viper drops empty
+    maps, so `authz: {}` and `roles: {}` are no authorization at all ("auth-only mode")."""
+    auth = (config or {}).get("auth")
+    authz = auth.get("authz") if isinstance(auth, Mapping) else None
+    roles = authz.get("roles") if isinstance(authz, Mapping) else None
+    return roles if isinstance(roles, Mapping) and roles else None
+
+
+def authz_configured(config: Mapping[str, Any] | None) -> bool:
+    return _roles(config) is not None
+
+
+def has_role(token: Mapping[str, Any] | None, config: Mapping[str, Any] | None, role: str) -> bool:
+    """Whether the verified token holds `role` (superAdmin holds every role). Without authorization
+    the server grants every authenticated caller all roles."""
+    if not token:
+        return False
+    roles = _roles(config)
+    if roles is None:
+        return True
+    for name in {role, "superAdmin"}:
+        rules = roles.get(name) or []
+        if isinstance(rules, list) and any(isinstance(r, dict) and _matches_rule(token, r) for r in rules):
+            return True
+    return False
 
 
 def is_super_admin(token: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> bool:
-    """Whether the verified token holds the superAdmin role under the registry config's auth.
-
-    Without `auth.authz` the server runs in "auth-only mode" and grants every authenticated caller
-    all roles, super-admin included; with it, the token must match any `superAdmin` rule map.
-    """
-    if not token:
-        return False
-    auth = (config or {}).get("auth") or {}
-    authz = auth.get("authz")
-    if authz is None:
-        return True
-    rules = ((authz or {}).get("roles") or {}).get("superAdmin") or []
-    return any(isinstance(rule, dict) and _matches_rule(token, rule) for rule in rules)
+    """Whether the verified token holds the superAdmin role under the registry config's auth."""
+    return has_role(token, config, "superAdmin")
 
 
 def claims_value_errors(claims: Any) -> list[str]:

@@ -19,6 +19,7 @@ from reconciler.policy.functions import build_functions
 from reconciler.policy.loader import CompiledPolicy, CompiledValidation, PolicySet
 from reconciler.policy.model import KINDS
 from reconciler.policy.projection import build_trie, project
+from reconciler.policy.registry import pruned_entries
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
 
 
@@ -51,8 +52,12 @@ class _Evaluator:
         self.policies = policies
         self.config = repo.config.data if repo.config is not None and repo.config.valid else None
         self.current: Document | None = None
+        # entry versions the apply deletes: the server would judge those deletions too
+        pruned = pruned_entries(
+            repo.valid(ENTRY), inputs.base.valid(ENTRY) if inputs.base else [], repo.settings.prune.registry
+        )
         self.functions = build_functions(
-            self.config, EntryIndex(repo.valid(ENTRY)), repo.settings.namespace, self.current_document
+            self.config, EntryIndex(repo.valid(ENTRY)), repo.settings.namespace, self.current_document, pruned
         )
         self.findings: list[Finding] = []
         namespace = repo.settings.namespace
@@ -88,7 +93,12 @@ class _Evaluator:
         return self.findings
 
     def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
-        variables: dict[str, Any] = {"token": self.inputs.token, "config": self.config}
+        variables: dict[str, Any] = {
+            "token": self.inputs.token,
+            "config": self.config,
+            # the targeted registry server release and what it does (reconciler/registry_server.py)
+            "server": self.repo.settings.registryServer.capabilities().to_cel(),
+        }
         paths: set[tuple[str, ...]] = set()
         whole = False
         for policy in policies:

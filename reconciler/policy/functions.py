@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from reconciler.documents import Document, format_field_path
 from reconciler.policy.claims import claims_equal, claims_value_errors, covers, is_super_admin
 from reconciler.policy.entries import EntryIndex
+from reconciler.policy.registry import registry_functions
 
 # Environment variables whose literal value is a credential.
 _SECRET_ENV_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY)", re.IGNORECASE)
@@ -106,6 +107,7 @@ def build_functions(
     entries: EntryIndex,
     default_namespace: str,
     current: Callable[[], Document],
+    pruned: list[dict[str, Any]] | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """`current` returns the document being evaluated: document-scoped functions such as `secrets()`
     read it directly, because passing `object` to a Python function converts the whole object back
@@ -121,6 +123,7 @@ def build_functions(
         "claimsEqual": claims_equal,
         "isSuperAdmin": lambda token: is_super_admin(token, config),
         "claimValueErrors": claims_value_errors,
+        **registry_functions(config, current, entries.count(), pruned or []),
         "entriesNamed": entries.entries_named,
         "entryFiles": entries.entry_files,
         "claimsConflicts": entries.claims_conflicts,

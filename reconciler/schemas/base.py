@@ -5,6 +5,7 @@ external schema allows it, because those run in pydantic-core (Rust): `validate`
 entries, so a Python validator per field would dominate its time.
 """
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,3 +46,26 @@ def rule_error(kind: str, message: str) -> PydanticCustomError:
     """An error raised by one of our validators. `message` must describe the expectation and never
     quote the input: a misplaced secret could be the input."""
     return PydanticCustomError(kind, message)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration_seconds(text: str) -> float:
+    """Seconds in a Go duration string such as "30m" or "1h30m" (the syncPolicy.interval format)."""
+    s = text.strip()
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    while pos < len(s):
+        match = _DURATION_PART.match(s, pos)
+        if match is None:
+            raise ValueError(f"not a duration: {text!r}")
+        total += float(match.group(1)) * _DURATION_UNIT[match.group(2)]
+        pos = match.end()
+    if not s:
+        raise ValueError(f"not a duration: {text!r}")
+    return sign * total

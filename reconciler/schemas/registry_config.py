@@ -1,10 +1,18 @@
-"""The ToolHive Registry Server v1.2.0 configuration file (`thv-registry-api serve --config`)."""
+"""The ToolHive Registry Server configuration file (`thv-registry-api serve --config`), v1.2.0 to v1.5.1.
+
+One model for every release: fields a release does not know are judged by the policies, which see the
+targeted release (`server`). Values are read the way the server's loader (viper, weakly typed) reads them:
+a quoted number or boolean is accepted, an unknown key would be ignored by the server but is an error
+here (it is most often a typo), except `type`, which the server's own fixtures carry.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from reconciler.schemas.base import (
     DnsLabel,
@@ -18,6 +26,23 @@ from reconciler.schemas.base import (
 
 SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
 AUDIT_MAX_DATA_SIZE = 1024 * 1024
+_GO_INT = re.compile(r"^[-+]?[0-9]+$")
+# strconv.ParseBool, which viper's weak decoding uses for a string into a bool
+_GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True}
+_GO_BOOL.update({"0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False})
+
+
+def _weak_int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and _GO_INT.match(value.strip()) else value
+
+
+def _weak_bool(value: Any) -> Any:
+    return _GO_BOOL.get(value, value) if isinstance(value, str) else value
+
+
+# What viper accepts for an integer or boolean field: the value, or the same in quotes.
+WeakInt = Annotated[int, BeforeValidator(_weak_int)]
+WeakBool = Annotated[bool, BeforeValidator(_weak_bool)]
 
 
 class GitAuth(Strict):
@@ -50,18 +75,26 @@ class GitSource(Strict):
 
 class ApiSource(Strict):
     endpoint: HttpUrl
+    # v1.5.0 (#844): a Go duration in (0, 5m]; judged by the api-timeout policy for the targeted release.
+    timeout: Any = None
 
 
 class FileSource(Strict):
     path: NonEmpty | None = None
     url: HttpUrl | None = None
-    data: NonEmpty | None = None
+    # An origin for sources created through the server's API; its config loader ignores it, so it
+    # neither replaces path or url (refused below) nor conflicts with them.
+    data: Any = None
     timeout: GoDuration | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> FileSource:
-        if sum(origin is not None for origin in (self.path, self.url, self.data)) != 1:
-            raise rule_error("file_origin", "give exactly one of path, url and data")
+        if (self.path is None) == (self.url is None):
+            raise rule_error(
+                "file_origin",
+                "give exactly one of file.path and file.url"
+                + ("; file.data is not read from a config file" if self.data is not None else ""),
+            )
         return self
 
 
@@ -74,7 +107,8 @@ class KubernetesSource(Strict):
 
 
 class SyncPolicy(Strict):
-    interval: GoDuration
+    # Required for git, api and file sources (checked on Source); managed and kubernetes ignore the block.
+    interval: GoDuration | None = None
 
 
 class IncludeExclude(Strict):
@@ -97,6 +131,8 @@ class Source(Strict):
     syncPolicy: SyncPolicy | None = None
     filter: Filter | None = None
     claims: dict[str, Any] | None = None
+    # Not a field of the server's config (the block present is the type); ignored by it, as here.
+    type_key: Any = Field(default=None, alias="type")
 
     @property
     def type(self) -> str | None:
@@ -125,7 +161,9 @@ class Source(Strict):
                 "source_type",
                 "only one of git, api, file, managed or kubernetes may be given; found " + ", ".join(present),
             )
-        if present[0] in ("git", "api", "file") and self.syncPolicy is None:
+        if present[0] in ("git", "api", "file") and (
+            self.syncPolicy is None or self.syncPolicy.interval is None
+        ):
             raise rule_error(
                 "sync_policy", f"a {present[0]} source needs syncPolicy.interval (a Go duration)"
             )
@@ -148,7 +186,7 @@ class DynamicAuth(Strict):
 
 class Database(Strict):
     host: NonEmpty
-    port: Annotated[int, Field(ge=1, le=65535)]
+    port: Annotated[WeakInt, Field(ge=1, le=65535)]
     user: NonEmpty
     database: NonEmpty
     migrationUser: NonEmpty | None = None
@@ -157,10 +195,10 @@ class Database(Strict):
     migrationPassword: str | None = None
     dynamicAuth: DynamicAuth | None = None
     sslMode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
-    maxOpenConns: int | None = None
-    maxIdleConns: int | None = None
+    maxOpenConns: WeakInt | None = None
+    maxIdleConns: WeakInt | None = None
     connMaxLifetime: GoDuration | None = None
-    maxMetaSize: Annotated[int, Field(gt=0)] | None = None
+    maxMetaSize: Annotated[WeakInt, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_auth_method(self) -> Database:
@@ -185,12 +223,13 @@ class Provider(Strict):
     caCertPath: str | None = None
     authTokenFile: str | None = None
     introspectionUrl: HttpUrl | None = None
-    allowPrivateIP: bool | None = None
+    allowPrivateIP: WeakBool | None = None
 
 
 class OAuth(Strict):
     resourceUrl: HttpUrl | None = None
     realm: str | None = None
+    # Ignored from v1.4.4 (#791); the scopes-supported-ignored policy says so.
     scopesSupported: list[str] | None = None
     providers: list[Provider] | None = None
 
@@ -211,31 +250,51 @@ class Authz(Strict):
 
 
 class Auth(Strict):
-    mode: Literal["oauth", "anonymous"] = "oauth"
+    # Required: the server validates the file before it applies its oauth default, so a file without
+    # auth.mode never starts.
+    mode: Literal["oauth", "anonymous"]
     publicPaths: list[str] | None = None
     oauth: OAuth | None = None
     authz: Authz | None = None
 
+    @model_validator(mode="after")
+    def _oauth_block(self) -> Auth:
+        if self.mode == "oauth" and self.oauth is None:
+            raise rule_error("auth_oauth", "auth.oauth is required when mode is oauth")
+        if self.mode == "oauth" and not (self.oauth and self.oauth.providers):
+            raise rule_error(
+                "auth_oauth", "auth.oauth.providers needs at least one provider when mode is oauth"
+            )
+        return self
+
 
 class Audit(Strict):
-    enabled: bool | None = None
+    enabled: WeakBool | None = None
     logFile: str | None = None
     eventTypes: list[str] | None = None
     excludeEventTypes: list[str] | None = None
-    includeRequestData: bool | None = None
-    maxDataSize: Annotated[int, Field(gt=0, le=AUDIT_MAX_DATA_SIZE)] | None = None
+    includeRequestData: WeakBool | None = None
+    # 0 means the server's default (1024)
+    maxDataSize: Annotated[WeakInt, Field(ge=0, le=AUDIT_MAX_DATA_SIZE)] | None = None
 
 
 class RegistryConfig(Strict):
     sources: Annotated[list[Source], Field(min_length=1)]
     registries: Annotated[list[Registry], Field(min_length=1)]
     database: Database
-    auth: Auth | None = None
+    # Required: "auth configuration is required" at load.
+    auth: Auth
     # Telemetry (OpenTelemetry exporter settings) is not something we reason about; passed through.
     telemetry: FreeForm | None = None
     audit: Audit | None = None
     # Dropped in v1.2.0 (PR #724) and silently ignored by the server, so tolerated here.
     format: Any = None
+
+
+def as_loaded(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """Claims of a config source or registry as the server loads them: its config loader (viper)
+    lower-cases every map key."""
+    return {str(key).lower(): value for key, value in claims.items()}
 
 
 def cross_references(config: RegistryConfig) -> list[tuple[tuple[str | int, ...], str]]:

@@ -1,6 +1,6 @@
-"""The registry target: registry state in the PostgreSQL database of ToolHive Registry Server v1.2.0.
+"""The registry target: registry state in the PostgreSQL database of ToolHive Registry Server v1.2.0-v1.5.1.
 
-Modules: `desired` (repository -> rows), `schema` (detect / create the v1.2.0 schema and our
+Modules: `desired` (repository -> rows), `schema` (detect / create the targeted release's schema and our
 bookkeeping), `live` (what the database holds), `planner` (the difference), `writer` (applying it),
 `connection` / `embedded` (which database, which password), `target` (the Target interface).
 """

@@ -2,7 +2,7 @@
 
 Input is the registry config as a dict and the entry files as (path, {"claims", "server"}) pairs, so this
 module is usable (and testable) without the rest of the pipeline. Rows are filled the way a publish to
-the managed source fills them in ToolHive Registry Server v1.2.0.
+the managed source fills them in the targeted ToolHive Registry Server release (v1.2.0 to v1.5.1).
 """
 
 from __future__ import annotations
@@ -10,19 +10,28 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
+from reconciler.schemas.base import go_duration_seconds
+from reconciler.schemas.registry_config import as_loaded
+from reconciler.schemas.server_rows import (
+    DEFAULT_MAX_META_SIZE,
+    icon_row_key,
+    meta_size_limit,
+    package_row_key,
+    publisher_meta,
+    publisher_meta_size,
+    remote_row_key,
+)
 from reconciler.targets.postgres.errors import DesiredStateError
 
-PUBLISHER_PROVIDED = "io.modelcontextprotocol.registry/publisher-provided"
 SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
 # Sources whose content the registry server fetches on a schedule.
 SCHEDULED_TYPES = ("git", "api", "file")
-DEFAULT_MAX_META_SIZE = 262144
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, sort_keys=True)
 
@@ -117,8 +126,9 @@ class PackageRow:
     pkg_identifier: str
     pkg_version: str
     runtime_hint: str | None
-    runtime_arguments: list[str]
-    package_arguments: list[str]
+    # names (schema 21) or whole argument objects (schema 23)
+    runtime_arguments: list[Any]
+    package_arguments: list[Any]
     sha256_hash: str | None
     transport: str
     transport_url: str | None
@@ -184,7 +194,17 @@ class VersionSpec:
     A plain class with hand-made caches: functools.cached_property takes a lock per access on Python
     3.11, which shows at 10,000 entries per plan."""
 
-    __slots__ = ("_digest", "_rows", "file_digest", "max_meta_size", "name", "path", "server", "version")
+    __slots__ = (
+        "_digest",
+        "_rows",
+        "file_digest",
+        "full_arguments",
+        "max_meta_size",
+        "name",
+        "path",
+        "server",
+        "version",
+    )
 
     def __init__(
         self,
@@ -194,26 +214,34 @@ class VersionSpec:
         server: Mapping[str, Any],
         max_meta_size: int = DEFAULT_MAX_META_SIZE,
         file_digest: str | None = None,
+        full_arguments: bool = True,
     ) -> None:
         self.name, self.version, self.path, self.server = name, version, path, server
         self.max_meta_size = max_meta_size
+        self.full_arguments = full_arguments
         # digest of the file the entry came from (the pipeline computes it anyway) + document index
         self.file_digest = file_digest
         # A file digest costs nothing; it also changes when only the claims or formatting change, and
         # the planner then compares rows and finds nothing to write.
-        self._digest: str | None = f"file:{file_digest}" if file_digest else None
+        # The argument format is part of the digest: rows written for schema 21 are rewritten once the
+        # database is at 23, so that they regain the arguments' full metadata.
+        self._digest: str | None = f"{self._format}file:{file_digest}" if file_digest else None
         self._rows: VersionRows | None = None
+
+    @property
+    def _format(self) -> str:
+        return "args:" if self.full_arguments else ""
 
     @property
     def digest(self) -> str:
         if self._digest is None:
-            self._digest = content_digest(self.server)
+            self._digest = self._format + content_digest(self.server)
         return self._digest
 
     @property
     def rows(self) -> VersionRows:
         if self._rows is None:
-            self._rows = version_rows(self.path, self.server, self.max_meta_size)
+            self._rows = version_rows(self.path, self.server, self.max_meta_size, self.full_arguments)
         return self._rows
 
 
@@ -239,6 +267,8 @@ class DesiredState:
     registries: dict[str, RegistryRow]
     managed_source: str | None
     entries: dict[str, EntrySpec]
+    # the targeted release: which schema version to expect, how to store package arguments
+    server: ServerCapabilities = field(default_factory=lambda: ServerCapabilities.of(NEWEST_VERSION))
     _digest: str | None = field(default=None, repr=False)
 
     @cached_property
@@ -272,27 +302,12 @@ class DesiredState:
 
 # --- registry config -> source / registry rows -------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
-
-def go_duration_seconds(text: str) -> float:
-    """Seconds in a Go duration string such as "30m" or "1h30m" (the syncPolicy.interval format)."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if match is None:
-            raise ValueError(f"not a duration: {text!r}")
-        total += float(match.group(1)) * _DURATION_UNIT[match.group(2)]
-        pos = match.end()
-    if not s:
-        raise ValueError(f"not a duration: {text!r}")
-    return sign * total
+def config_claims(claims: Any) -> dict[str, Any] | None:
+    """Claims of a config source or registry as the registry server writes them at start-up: its config
+    loader lower-cases every key, so writing them otherwise would be undone at the next restart."""
+    as_written = claims_or_none(claims)
+    return as_loaded(as_written) if as_written else None
 
 
 def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
@@ -322,7 +337,7 @@ def source_row(index: int, source: Mapping[str, Any]) -> SourceRow:
         filter_config=dict(filter_config) if isinstance(filter_config, Mapping) and filter_config else None,
         sync_seconds=sync_seconds,
         syncable=source_type in SCHEDULED_TYPES,
-        claims=claims_or_none(source.get("claims")),
+        claims=config_claims(source.get("claims")),
     )
 
 
@@ -348,7 +363,7 @@ def config_rows(config: Mapping[str, Any] | None) -> tuple[dict[str, SourceRow],
             )
         if raw["name"] in registries:
             raise DesiredStateError(f"registry config: registry {raw['name']!r} is declared twice")
-        registries[raw["name"]] = RegistryRow(raw["name"], claims_or_none(raw.get("claims")), names)
+        registries[raw["name"]] = RegistryRow(raw["name"], config_claims(raw.get("claims")), names)
     return sources, registries
 
 
@@ -363,18 +378,23 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-def _argument_names(arguments: Any) -> list[str]:
-    # v1.2.0 keeps only each argument's `name` (positional arguments have none): lossy by design there.
+def _argument_names(arguments: Any) -> list[Any]:
+    # Schema 21 keeps only each argument's `name` (positional arguments have none): lossy by design there.
     return [str(a.get("name") or "") if isinstance(a, Mapping) else "" for a in _list(arguments)]
 
 
-def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> VersionRows:
+def _argument_objects(arguments: Any) -> list[Any]:
+    # Schema 23 (v1.5.1) stores every argument object whole.
+    return [dict(a) for a in _list(arguments) if isinstance(a, Mapping)]
+
+
+def version_rows(
+    path: str, server: Mapping[str, Any], max_meta_size: int, full_arguments: bool = True
+) -> VersionRows:
     where = f"{path} ({server.get('name')}@{server.get('version')})"
-    meta = server.get("_meta")
-    publisher = meta.get(PUBLISHER_PROVIDED) if isinstance(meta, Mapping) else None
-    server_meta = dict(publisher) if isinstance(publisher, Mapping) and publisher else None
+    server_meta = publisher_meta(server)
     if server_meta is not None:
-        size = len(json.dumps(server_meta, separators=(",", ":")).encode())
+        size = publisher_meta_size(server)
         if size > max_meta_size:
             raise DesiredStateError(
                 f"{where}: publisher-provided metadata size {size} bytes exceeds maximum allowed size of "
@@ -383,6 +403,7 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
     repository = server.get("repository")
     repository = repository if isinstance(repository, Mapping) else {}
 
+    arguments = _argument_objects if full_arguments else _argument_names
     packages: dict[tuple[str, str, str], PackageRow] = {}
     for raw in _list(server.get("packages")):
         if not isinstance(raw, Mapping):
@@ -394,15 +415,15 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
             pkg_identifier=str(raw.get("identifier") or ""),
             pkg_version=str(raw.get("version") or ""),
             runtime_hint=_text(raw.get("runtimeHint")),
-            runtime_arguments=_argument_names(raw.get("runtimeArguments")),
-            package_arguments=_argument_names(raw.get("packageArguments")),
+            runtime_arguments=arguments(raw.get("runtimeArguments")),
+            package_arguments=arguments(raw.get("packageArguments")),
             sha256_hash=_text(raw.get("fileSha256")),
             transport=str(transport.get("type") or ""),
             transport_url=_text(transport.get("url")),
             env_vars=_list(raw.get("environmentVariables")),
             transport_headers=_list(transport.get("headers")),
         )
-        key = (row.registry_type, row.pkg_identifier, row.transport)
+        key = package_row_key(raw)
         if key in packages:
             raise DesiredStateError(f"{where}: package {'/'.join(key)} appears twice")
         packages[key] = row
@@ -412,7 +433,7 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
         if not isinstance(raw, Mapping):
             continue
         remote = RemoteRow(str(raw.get("type") or ""), str(raw.get("url") or ""), _list(raw.get("headers")))
-        key2 = (remote.transport, remote.transport_url)
+        key2 = remote_row_key(raw)
         if key2 in remotes:
             raise DesiredStateError(f"{where}: remote {' '.join(key2)} appears twice")
         remotes[key2] = remote
@@ -421,8 +442,7 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
     for raw in _list(server.get("icons")):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("src"), str):
             continue
-        theme = "DARK" if str(raw.get("theme") or "").lower() == "dark" else "LIGHT"
-        icons.setdefault(IconRow(raw["src"], str(raw.get("mimeType") or ""), theme))
+        icons.setdefault(IconRow(*icon_row_key(raw)))
 
     return VersionRows(
         title=_text(server.get("title")),
@@ -442,18 +462,21 @@ def version_rows(path: str, server: Mapping[str, Any], max_meta_size: int) -> Ve
 EntryItem = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], str | None]
 
 
-def build_desired(config: Mapping[str, Any] | None, entries: Iterable[EntryItem]) -> DesiredState:
+def build_desired(
+    config: Mapping[str, Any] | None,
+    entries: Iterable[EntryItem],
+    release: ServerCapabilities | None = None,
+) -> DesiredState:
     """The desired state of one revision: config rows, and every entry file as a publish to the one
-    managed source. Entries are (path, {"claims", "server"}) or (path, data, file digest). Raises
-    DesiredStateError listing every problem found."""
+    managed source, for the targeted registry server release (default: the newest). Entries are
+    (path, {"claims", "server"}) or (path, data, file digest). Raises DesiredStateError listing every
+    problem found."""
+    release = release or ServerCapabilities.of(NEWEST_VERSION)
     sources, registries = config_rows(config)
     managed = [s.name for s in sources.values() if s.source_type == "managed"]
     if len(managed) > 1:
         raise DesiredStateError(f"at most one managed source is allowed, found {len(managed)}")
-    database = (config or {}).get("database")
-    max_meta = DEFAULT_MAX_META_SIZE
-    if isinstance(database, Mapping) and isinstance(database.get("maxMetaSize"), int):
-        max_meta = database["maxMetaSize"]
+    max_meta = meta_size_limit(config)
 
     problems: list[str] = []
     specs: dict[str, EntrySpec] = {}
@@ -479,9 +502,11 @@ def build_desired(config: Mapping[str, Any] | None, entries: Iterable[EntryItem]
         if version in entry.versions:
             problems.append(f"{path}: {name}@{version} is also defined in {entry.versions[version].path}")
             continue
-        entry.versions[version] = VersionSpec(name, version, path, server, max_meta, file_digest)
+        entry.versions[version] = VersionSpec(
+            name, version, path, server, max_meta, file_digest, release.jsonb_arguments
+        )
     if specs and not managed:
         problems.append("the registry config declares no managed source to publish the entries into")
     if problems:
         raise DesiredStateError("cannot build the registry state:\n  " + "\n  ".join(problems))
-    return DesiredState(sources, registries, managed[0] if managed else None, specs)
+    return DesiredState(sources, registries, managed[0] if managed else None, specs, release)

@@ -10,7 +10,7 @@ class DesiredStateError(TargetError):
 
 
 class SchemaStateError(TargetError):
-    """The database holds something other than an empty database or the v1.2.0 registry schema."""
+    """The database holds something other than an empty database or the targeted release's registry schema."""
 
 
 class LiveStateError(TargetError):

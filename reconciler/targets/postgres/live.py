@@ -19,6 +19,12 @@ from reconciler.targets.postgres.schema import SchemaInfo, SchemaKind
 ROW_FORMAT = 1
 
 
+def row_format(schema_version: int) -> int:
+    """The recorded row format also names the schema the rows were written for: after an upgrade of the
+    registry server's schema (21 -> 23) the same revision is compared in full once, and rewritten."""
+    return ROW_FORMAT * 1000 + schema_version
+
+
 @dataclass(frozen=True)
 class LiveSource:
     id: uuid.UUID
@@ -124,7 +130,7 @@ def load(
         return live
 
     row = conn.execute("SELECT revision, digest, row_format FROM mcp_gitops.state").fetchone()
-    if row and row[2] == ROW_FORMAT:
+    if row and row[2] == row_format(schema.version):
         live.last_revision, live.last_digest = row[0], row[1]
     same = (revision is not None and revision == live.last_revision) or (
         desired_digest is not None and live.last_digest is not None and desired_digest() == live.last_digest

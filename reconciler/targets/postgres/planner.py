@@ -15,10 +15,16 @@ from reconciler.targets.postgres.changes import Bookkeeping, Change, Diff
 from reconciler.targets.postgres.desired import DesiredState, RegistryRow, SourceRow
 from reconciler.targets.postgres.errors import LiveStateError
 from reconciler.targets.postgres.live import LiveState
-from reconciler.targets.postgres.schema import REGISTRY_SCHEMA_VERSION, SchemaKind
+from reconciler.targets.postgres.schema import SchemaKind
 from reconciler.targets.postgres.versions import newest
 
 MAX_NAMES_IN_MESSAGE = 10
+# Live claims that differ from what we wrote: a registry server restart resets them to the source's
+# config claims (PropagateSourceClaimsToEntries), and the claims API can change them; Git wins.
+DRIFTED_CLAIMS = (
+    "claims changed in the database since mcp-gitops wrote them (a registry server restart resets them to "
+    "the managed source's claims, or they were changed through its API); restoring the repository's claims"
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             Change(
                 "create",
                 "schema",
-                f"ToolHive Registry Server v1.2.0 tables (migration {REGISTRY_SCHEMA_VERSION})",
+                f"ToolHive Registry Server {desired.server.version} tables (migration {live.schema.version})",
             )
         )
     changes += _guard_source_deletes(
@@ -193,6 +199,7 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                     path=entry.claims_path,
                     entry=entry,
                     row_id=owned.entry_id,
+                    note=DRIFTED_CLAIMS if owned.drifted else None,
                 )
             )
         for version, spec in entry.versions.items():

@@ -1,9 +1,10 @@
 """Which schema the target database holds, and creating ours when (and only when) it is empty.
 
-The registry server's tables are written into only when golang-migrate's `schema_migrations` says
-version 21, not dirty (ToolHive Registry Server v1.2.0). An empty database gets that schema from our own
-migration, recorded the same way so the registry server accepts it later. Anything else is refused:
-we never alter a schema we did not create.
+The registry server's tables are written into only when golang-migrate's `schema_migrations` holds the
+version the targeted release leaves, not dirty: 21 for ToolHive Registry Server v1.2.0-v1.5.0, 23 for
+v1.5.1 (`registryServer.version`, reconciler/registry_server.py). An empty database gets that schema from
+our own migrations, recorded the same way so the registry server accepts it later. Anything else is
+refused: we never alter a schema we did not create.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from reconciler.registry_server import ServerCapabilities
 from reconciler.targets.postgres.errors import SchemaStateError
 
-REGISTRY_SCHEMA_VERSION = 21
-REGISTRY_SERVER_VERSION = "v1.2.0"
+# Our migrations per schema version, applied in order to an empty database.
+MIGRATIONS = {21: ("registry_v1_2_0.sql",), 23: ("registry_v1_2_0.sql", "registry_v1_5_1.sql")}
 BOOKKEEPING_SCHEMA = "mcp_gitops"
 BOOKKEEPING_VERSION = 1
 
@@ -37,21 +39,28 @@ REGISTRY_TABLES = (
 
 class SchemaKind(enum.Enum):
     EMPTY = "empty"
-    REGISTRY = "registry v1.2.0"
+    REGISTRY = "registry"
 
 
 @dataclass(frozen=True)
 class SchemaInfo:
     kind: SchemaKind
     bookkeeping: bool  # mcp_gitops schema present
+    version: int  # the migration version the database holds, or will hold once bootstrapped
+
+
+def _releases(version: int) -> str:
+    return "v1.5.1" if version == 23 else "v1.2.0 to v1.5.0"
 
 
 def _migration(name: str) -> str:
     return resources.files("reconciler.targets.postgres").joinpath("migrations", name).read_text()
 
 
-def inspect(conn: Any) -> SchemaInfo:
-    """Classify the database; raises SchemaStateError for anything we must not touch."""
+def inspect(conn: Any, server: ServerCapabilities) -> SchemaInfo:
+    """Classify the database; raises SchemaStateError for anything we must not touch, including a
+    schema of another release than the one targeted."""
+    expected = server.schema_version
     row = conn.execute(
         "SELECT to_regclass('public.schema_migrations') IS NOT NULL,"
         " to_regclass('mcp_gitops.meta') IS NOT NULL"
@@ -68,17 +77,22 @@ def inspect(conn: Any) -> SchemaInfo:
             raise SchemaStateError(
                 f"the database is not empty ({count} relations in schema public) but has no "
                 f"schema_migrations table; mcp-gitops writes only into an empty database or one holding "
-                f"the ToolHive Registry "
-                f"Server {REGISTRY_SERVER_VERSION} schema (migration version {REGISTRY_SCHEMA_VERSION})"
+                f"the ToolHive Registry Server {server.version} schema (migration version {expected})"
             )
-        return SchemaInfo(SchemaKind.EMPTY, bookkeeping)
+        return SchemaInfo(SchemaKind.EMPTY, bookkeeping, expected)
     rows = conn.execute("SELECT version, dirty FROM public.schema_migrations").fetchall()
-    if len(rows) != 1 or rows[0][0] != REGISTRY_SCHEMA_VERSION or rows[0][1]:
+    if len(rows) != 1 or rows[0][0] != expected or rows[0][1]:
         found = ", ".join(f"version {v}{' (dirty)' if d else ''}" for v, d in rows) or "no version"
+        hint = (
+            f" (the schema of ToolHive Registry Server {_releases(rows[0][0])}: set registryServer.version "
+            "in mcp-gitops.yaml or pass --registry-server-version to match the running server)"
+            if len(rows) == 1 and not rows[0][1] and rows[0][0] in MIGRATIONS
+            else ""
+        )
         raise SchemaStateError(
-            f"the database's registry schema is at {found}; mcp-gitops writes only into ToolHive Registry "
-            f"Server {REGISTRY_SERVER_VERSION}'s schema (version {REGISTRY_SCHEMA_VERSION}, not dirty) and "
-            f"never migrates a schema it did not create"
+            f"the database's registry schema is at {found}{hint}; the targeted ToolHive Registry Server "
+            f"{server.version} needs version {expected}, not dirty. mcp-gitops never migrates a schema it "
+            f"did not create"
         )
     present = {
         r[0]
@@ -91,10 +105,9 @@ def inspect(conn: Any) -> SchemaInfo:
     missing = [t for t in REGISTRY_TABLES if t not in present]
     if missing:
         raise SchemaStateError(
-            f"schema_migrations says version {REGISTRY_SCHEMA_VERSION}, but tables are missing: "
-            f"{', '.join(missing)}"
+            f"schema_migrations says version {expected}, but tables are missing: {', '.join(missing)}"
         )
-    return SchemaInfo(SchemaKind.REGISTRY, bookkeeping)
+    return SchemaInfo(SchemaKind.REGISTRY, bookkeeping, expected)
 
 
 def _check_bookkeeping_version(conn: Any) -> None:
@@ -107,9 +120,10 @@ def _check_bookkeeping_version(conn: Any) -> None:
         )
 
 
-def create_registry_schema(conn: Any) -> None:
-    """Create the v1.2.0 tables in an empty database (inside the caller's transaction)."""
-    conn.execute(_migration("registry_v1_2_0.sql"))
+def create_registry_schema(conn: Any, version: int) -> None:
+    """Create the tables of migration `version` in an empty database (inside the caller's transaction)."""
+    for name in MIGRATIONS[version]:
+        conn.execute(_migration(name))
     ensure_bookkeeping(conn)
     conn.execute(
         "INSERT INTO mcp_gitops.meta (key, value) VALUES ('registry_schema_created', now()::text)"

@@ -1,4 +1,4 @@
-"""The `registry` target: the rows ToolHive Registry Server v1.2.0 serves, in its PostgreSQL database."""
+"""The `registry` target: the rows ToolHive Registry Server (v1.2.0-v1.5.1) serves, in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from reconciler.findings import Finding, Severity
+from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.settings import SETTINGS_FILE
 from reconciler.targets import DRIFT_RULE, Hook, TargetError, TargetPlan
 from reconciler.targets.postgres import live as live_state
@@ -84,6 +85,12 @@ class RegistryInput:
             locate=locator(repo.settings_document, repo.config),
         )
 
+    def server(self) -> ServerCapabilities:
+        """The targeted registry server release (`registryServer.version`)."""
+        if self.settings is None:
+            return ServerCapabilities.of(NEWEST_VERSION)
+        return self.settings.registryServer.capabilities()
+
     def prune_setting(self) -> bool:
         return self.settings is not None and self.settings.prune.registry
 
@@ -138,6 +145,8 @@ class RegistryPlan:
             "target": self.target,
             "database": self.database,
             "revision": self.revision,
+            "registryServer": self.desired.server.version,
+            "schemaVersion": self.desired.server.schema_version,
             "prune": self.options.prune,
             "compared": self.diff is not None,
             "changes": [c.to_json() for c in changes],
@@ -145,7 +154,11 @@ class RegistryPlan:
         }
 
     def render_text(self) -> str:
-        lines = [f"registry: {self.database}"]
+        server = self.desired.server
+        lines = [
+            f"registry: {self.database} (ToolHive Registry Server {server.version}, "
+            f"schema version {server.schema_version})"
+        ]
         if self.diff is None:
             return "\n".join([*lines, "  not compared yet (apply compares under its lock)"])
         lines += [render_change(c) for c in self.diff.changes]
@@ -239,7 +252,7 @@ class RegistryTarget:
                 "of manifests only selects the cluster alone (`targets: [cluster]` or --target cluster)",
                 reason="NoRegistryConfig",
             )
-        desired = build_desired(inp.config, inp.entries)
+        desired = build_desired(inp.config, inp.entries, inp.server())
         db_target = self.resolve(inp, options)
         popts = self.plan_options(inp, options)
         if not options.read_live:
@@ -259,7 +272,7 @@ class RegistryTarget:
                 # One consistent snapshot, and no way to write by accident.
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 set_timeouts(conn, options.lock_timeout, options.statement_timeout)
-                info = schema.inspect(conn)
+                info = schema.inspect(conn, desired.server)
                 check_owner(conn, inp.owner, desired.managed_source)
                 live = live_state.load(
                     conn,
@@ -409,7 +422,7 @@ def apply_desired(
                     retryable=True,
                     reason="LockTimeout",
                 ) from None
-            info = schema.inspect(conn)
+            info = schema.inspect(conn, desired.server)
             check_owner(conn, owner, desired.managed_source)
             live = live_state.load(
                 conn, info, desired.managed_source, popts.revision, desired.version_count(), desired.digest
@@ -422,13 +435,13 @@ def apply_desired(
                 conn.rollback()
                 return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [])
             if info.kind is schema.SchemaKind.EMPTY:
-                schema.create_registry_schema(conn)
+                schema.create_registry_schema(conn, info.version)
             else:
                 schema.ensure_bookkeeping(conn)
             if hook:
                 hook("schema")
             Writer(conn, diff, popts.revision, hook).write()
-            _record_state(conn, desired, popts.revision)
+            _record_state(conn, desired, popts.revision, info.version)
             _record_owner(conn, owner)
             _record_run(
                 conn,
@@ -486,13 +499,13 @@ def _rollback_quietly(conn: Any) -> None:
         pass
 
 
-def _record_state(conn: Any, desired: DesiredState, revision: str | None) -> None:
+def _record_state(conn: Any, desired: DesiredState, revision: str | None, schema_version: int) -> None:
     conn.execute(
         "INSERT INTO mcp_gitops.state (singleton, revision, digest, row_format, applied_at)"
         " VALUES (true, %s, %s, %s, now()) ON CONFLICT (singleton) DO UPDATE SET"
         " revision = EXCLUDED.revision, digest = EXCLUDED.digest, row_format = EXCLUDED.row_format,"
         " applied_at = EXCLUDED.applied_at",
-        [revision, desired.digest(), live_state.ROW_FORMAT],
+        [revision, desired.digest(), live_state.row_format(schema_version)],
     )
 
 

@@ -56,6 +56,11 @@ def child_rows(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The package, remote and icon rows of one version, in the column order above."""
     rows = spec.rows
+
+    def arguments(*columns: list[Any]) -> tuple[Any, ...]:
+        # text[] of names for schema 21, a JSONB array of argument objects for schema 23
+        return tuple(canonical_json(c) for c in columns) if spec.full_arguments else columns
+
     packages = [
         (
             vid,
@@ -64,8 +69,7 @@ def child_rows(
             p.pkg_identifier,
             p.pkg_version,
             p.runtime_hint,
-            p.runtime_arguments,
-            p.package_arguments,
+            *arguments(p.runtime_arguments, p.package_arguments),
             p.sha256_hash,
             p.transport,
             p.transport_url,
