@@ -19,8 +19,7 @@ from reconciler.commands.common import (
     rev_options,
     server_version_option,
 )
-from reconciler.commands.operator import install_trust
-from reconciler.commands.plan_apply import emit, finish, make_stage, target_options, validated
+from reconciler.commands.plan_apply import emit, finish, planned_against_live, target_options
 
 
 @click.command()
@@ -35,14 +34,8 @@ def drift(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
 
     Exit 0 no drift, 1 drift, 2 error.
     """
-    install_trust(opts, repo)
-    validation = validated(repo, rev, fmt, opts)
-    stage = make_stage(validation, opts, read_live=True)
-    try:
-        reconciliation = stage.plan(validation.repo)
-    finally:
-        stage.close()
-    stage.drift_findings(reconciliation)
+    validation, reconciliation = planned_against_live(repo, rev, fmt, opts)
+    reconciliation.add_drift_findings()
     emit(reconciliation, validation, fmt, repo, "plans", applied=False)
     if reconciliation.failed:
         finish(EXIT_ERROR)

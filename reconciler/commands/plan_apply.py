@@ -241,6 +241,19 @@ def _shown(run: TargetRun, applied: bool) -> TargetPlan | TargetResult | None:
     return run.plan
 
 
+def planned_against_live(
+    repo: str, rev: str | None, fmt: str, opts: dict[str, Any]
+) -> tuple[Validation, Reconciliation]:
+    """Validate, then plan every selected target against its live state (what `plan` and `drift` show)."""
+    install_trust(opts, repo)
+    validation = validated(repo, rev, fmt, opts)
+    stage = make_stage(validation, opts, read_live=True)
+    try:
+        return validation, stage.plan(validation.repo)
+    finally:
+        stage.close()
+
+
 def finish(code: int, message: str | None = None) -> NoReturn:
     """The one way these commands end: an optional message on stderr, then the exit code."""
     if message:
@@ -263,13 +276,7 @@ def plan(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
 
     Exit 0 no changes, 1 changes, 2 error.
     """
-    install_trust(opts, repo)
-    validation = validated(repo, rev, fmt, opts)
-    stage = make_stage(validation, opts, read_live=True)
-    try:
-        reconciliation = stage.plan(validation.repo)
-    finally:
-        stage.close()
+    validation, reconciliation = planned_against_live(repo, rev, fmt, opts)
     emit(reconciliation, validation, fmt, repo, "plans", applied=False)
     if reconciliation.failed:
         finish(EXIT_ERROR)

@@ -137,6 +137,13 @@ class Reconciliation:
         """Per planned target, how many things differ from the repository."""
         return {run.name: len(run.plan.differences()) for run in self.runs if run.plan is not None}
 
+    def add_drift_findings(self) -> None:
+        """Add every difference from the repository as a finding at its place (for `drift --format
+        sarif` and the like)."""
+        for run in self.runs:
+            if run.plan is not None:
+                run.findings += run.plan.differences()
+
 
 class ReconcileStage:
     """Holds the loaded targets (a daemon reuses them from cycle to cycle) and their options.
@@ -206,13 +213,6 @@ class ReconcileStage:
                 run.result = exc.partial
                 run.findings += _failures(run.name, exc, reconciliation.settings_path)
         return reconciliation
-
-    def drift_findings(self, reconciliation: Reconciliation) -> None:
-        """Add every difference from the repository as a finding at its place (for `drift --format
-        sarif` and the like)."""
-        for run in reconciliation.runs:
-            if run.plan is not None:
-                run.findings += run.plan.differences()
 
     def probe(self) -> dict[str, str | None]:
         """Per selected target: None when its system can be reached, else why not."""
