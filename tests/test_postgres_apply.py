@@ -11,7 +11,12 @@ import pytest
 
 from reconciler.settings import Settings
 from reconciler.targets.postgres import RegistryInput, RegistryOptions, RegistryTarget
-from reconciler.targets.postgres.errors import ApplyError, LiveStateError, SchemaStateError
+from reconciler.targets.postgres.errors import (
+    ApplyError,
+    LiveStateError,
+    OwnerConflictError,
+    SchemaStateError,
+)
 from reconciler.targets.postgres.schema import REGISTRY_TABLES
 from reconciler.targets.postgres.target import RegistryResult
 from tests.test_postgres_data import MANAGED, entries, entry, registry_config, with_claims
@@ -333,12 +338,20 @@ def test_rows_published_by_others_survive_prune(pg_url: str, pg_conn: Any) -> No
     versions = pg_conn.execute("SELECT name, version FROM entry_version ORDER BY name, version").fetchall()
     assert versions == [(A, "9.0.0"), (B, "0.1.0"), ("io.github.other/gamma", "1.0.0")]
 
-    # an entry name someone else owns is not taken over
-    with pytest.raises(LiveStateError, match=r"io\.github\.other/gamma"):
-        RegistryTarget().plan(
-            inp(entries((B, "0.1.0"), ("io.github.other/gamma", "2.0.0"))),
-            RegistryOptions(database_url=pg_url),
-        )
+    # an entry name someone else published is not taken over: a conflict finding at its file
+    taking = inp(entries((B, "0.1.0"), ("io.github.other/gamma", "2.0.0")))
+    plan = RegistryTarget().plan(taking, RegistryOptions(database_url=pg_url))
+    (conflict,) = plan.findings()
+    assert (conflict.rule, conflict.severity.value, conflict.line) == ("registry-owner-conflict", "error", 1)
+    assert conflict.path == "entries/gamma-2.0.0.yaml" and "io.github.other/gamma" in conflict.message
+    assert "published through the registry server's API" in conflict.message
+    assert not [c for c in plan.to_json()["changes"] if c["name"] == "io.github.other/gamma"]
+    with pytest.raises(OwnerConflictError, match=r"io\.github\.other/gamma") as refused:
+        apply(pg_url, taking)
+    assert refused.value.locations == [("entries/gamma-2.0.0.yaml", 1)]
+    assert pg_conn.execute(
+        "SELECT version FROM entry_version WHERE name = 'io.github.other/gamma'"
+    ).fetchall() == [("1.0.0",)]
 
 
 def test_zero_entries_with_prune_is_refused_unless_allowed(pg_url: str, pg_conn: Any) -> None:

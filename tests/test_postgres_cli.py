@@ -151,25 +151,3 @@ def test_drift_finds_a_row_changed_behind_our_back(pg_url: str, pg_conn: Any, tm
     assert [f["rule"] for f in document["findings"]] == ["drift"]
     assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
     assert run("drift", str(repo), "--database-url", pg_url).exit_code == 0
-
-
-def test_a_second_repository_never_writes_the_first_ones_managed_source(
-    pg_url: str, pg_conn: Any, tmp_path: Path
-) -> None:
-    first = write_registry_repo(tmp_path / "first")
-    (first / "mcp-gitops.yaml").write_text("ownership:\n  identity: github.com/acme/first\n")
-    second = write_registry_repo(tmp_path / "second", entries(("io.github.acme/beta", "1.0.0")))
-    (second / "mcp-gitops.yaml").write_text(
-        "ownership:\n  identity: github.com/acme/second\nprune:\n  registry: true\n"
-    )
-    assert run("apply", str(first), "--database-url", pg_url).exit_code == 0
-    before = pg_conn.execute("SELECT name FROM registry_entry ORDER BY name").fetchall()
-
-    for command in ("plan", "apply", "drift"):
-        result = run(command, str(second), "--database-url", pg_url, "--format", "json")
-        assert result.exit_code == 2, result.output
-        (finding,) = json.loads(result.stdout)["findings"]
-        assert (finding["rule"], finding["path"], finding["line"]) == ("target-failed", "registry.yaml", 1)
-        assert "written by another repository (github.com/acme/first)" in finding["message"]
-    assert pg_conn.execute("SELECT name FROM registry_entry ORDER BY name").fetchall() == before
-    assert run("plan", str(first), "--database-url", pg_url).exit_code == 0

@@ -228,4 +228,5 @@ def _failures(name: str, exc: TargetError, settings_path: str) -> list[Finding]:
     """One finding per place the failure is about, or one on the settings file."""
     message = scrub(f"{name}: {exc}")
     places = exc.locations or [(settings_path, 0)]
-    return [Finding(TARGET_FAILED, Severity.ERROR, path, line, 0, message) for path, line in places]
+    rule = exc.rule or TARGET_FAILED
+    return [Finding(rule, Severity.ERROR, path, line, 0, message) for path, line in places]

@@ -47,6 +47,7 @@ class TargetError(Exception):
         reason: str = "TargetFailed",
         partial: TargetResult | None = None,
         locations: Sequence[tuple[str, int]] = (),
+        rule: str | None = None,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
@@ -55,6 +56,8 @@ class TargetError(Exception):
         self.partial = partial
         # The repository files (and lines) the failure is about, when known: one finding each.
         self.locations = list(locations)
+        # The rule id of its findings, when more precise than the generic target failure.
+        self.rule = rule
 
 
 def unreachable(message: str) -> TargetError:

@@ -127,6 +127,15 @@ class Bookkeeping:
     revision_changed: bool = False
 
 
+@dataclass(frozen=True)
+class OwnerConflict:
+    """Rows the repository declares that another repository (or the registry server's API) owns: they
+    are left as they are, and reported at the declaring file (None: the registry config)."""
+
+    path: str | None
+    message: str
+
+
 @dataclass
 class Diff:
     desired: DesiredState
@@ -136,6 +145,7 @@ class Diff:
     # current version ids and latest pointers of names whose versions change
     present_versions: dict[str, dict[str, uuid.UUID]]
     current_latest: dict[str, str]
+    conflicts: list[OwnerConflict] = field(default_factory=list)
 
     @property
     def registry_changes(self) -> list[Change]:

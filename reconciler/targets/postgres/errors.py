@@ -17,6 +17,11 @@ class LiveStateError(TargetError):
     """The database's live state forbids applying (second managed source, a name we do not own)."""
 
 
+class OwnerConflictError(LiveStateError):
+    """An apply wrote everything but rows another repository (or the registry server's API) owns; what
+    it wrote is its `partial` result."""
+
+
 class ConnectionConfigError(TargetError):
     """The target database is named in a way we refuse (e.g. a URL embedding a password)."""
 

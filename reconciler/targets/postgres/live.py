@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from psycopg import sql
+
 from reconciler.targets.postgres.schema import SchemaInfo, SchemaKind
 
 # Bump when the mapping from entry files to rows changes: revisions applied before are then compared in
@@ -68,8 +70,15 @@ class LiveState:
     managed_sources: dict[str, str] = field(default_factory=dict)
     owned_entries: dict[str, OwnedEntry] = field(default_factory=dict)
     owned_versions: dict[tuple[str, str], OwnedVersion] = field(default_factory=dict)
-    # entries in the managed source that we did not create: name -> id
-    foreign_entries: dict[str, uuid.UUID] = field(default_factory=dict)
+    # entries in the managed source this repository does not own: name -> owning repository
+    # (None: published through the registry server's API, owned by no repository)
+    foreign_entries: dict[str, str | None] = field(default_factory=dict)
+    # config rows (kind, name) another repository created: they are shared, never changed by this one
+    others_config: dict[tuple[str, str], str] = field(default_factory=dict)
+    # another repository owns entries in this database: config rows are not pruned meanwhile
+    others_own_entries: bool = False
+    # SQL condition on bookkeeping alias `o`: the row is this repository's (see `mine`)
+    own: str = "TRUE"
     # owned entries without a latest pointer
     latest_missing: set[str] = field(default_factory=set)
     last_revision: str | None = None
@@ -83,6 +92,19 @@ class LiveState:
         return source.id if source is not None and source.fields["source_type"] == "managed" else None
 
 
+def owner_key(owner: str | None) -> str:
+    """How an owner is stored: a caller naming no repository identity owns rows as ''."""
+    return owner or ""
+
+
+def mine(conn: Any, schema: SchemaInfo, owner: str | None, legacy_owner: str | None) -> str:
+    """SQL condition on bookkeeping alias `o`: the row belongs to `owner`. Bookkeeping version 1 (not
+    yet upgraded by an apply) has one owner for the whole database, recorded in meta."""
+    if schema.bookkeeping_version >= 2:
+        return sql.SQL("o.owner = {}").format(sql.Literal(owner_key(owner))).as_string(conn)
+    return "TRUE" if legacy_owner is None or legacy_owner == owner_key(owner) else "FALSE"
+
+
 def load(
     conn: Any,
     schema: SchemaInfo,
@@ -90,10 +112,12 @@ def load(
     revision: str | None = None,
     version_count: int | None = None,
     desired_digest: Callable[[], str] | None = None,
+    owner: str | None = None,
 ) -> LiveState:
-    """Read the live state. When the last apply was of this `revision` (a Git commit) or of content with
-    this `desired_digest`, first check in one query whether everything we wrote is still in place; if
-    so, skip the per-row reads."""
+    """Read the live state as `owner` (a repository identity) sees it: only the rows it owns are its
+    inventory. When its last apply was of this `revision` (a Git commit) or of content with this
+    `desired_digest`, first check in one query whether everything it wrote is still in place; if so,
+    skip the per-row reads."""
     live = LiveState(schema)
     if schema.kind is SchemaKind.EMPTY:
         return live
@@ -126,10 +150,15 @@ def load(
     if not schema.bookkeeping:
         managed_id = live.managed_source_id(managed_name)
         if managed_id is not None:
-            _load_foreign_entries(conn, live, managed_id, bookkeeping=False)
+            _load_foreign_entries(conn, live, managed_id, None)
         return live
 
-    row = conn.execute("SELECT revision, digest, row_format FROM mcp_gitops.state").fetchone()
+    legacy = None
+    if schema.bookkeeping_version < 2:
+        found = conn.execute("SELECT value FROM mcp_gitops.meta WHERE key = 'owner'").fetchone()
+        legacy = found[0] if found else None
+    own = live.own = mine(conn, schema, owner, legacy)
+    row = conn.execute(f"SELECT revision, digest, row_format FROM mcp_gitops.state o WHERE {own}").fetchone()
     if row and row[2] == row_format(schema.version):
         live.last_revision, live.last_digest = row[0], row[1]
     same = (revision is not None and revision == live.last_revision) or (
@@ -138,33 +167,43 @@ def load(
     if (
         same
         and version_count is not None
-        and _untouched(conn, live.managed_source_id(managed_name), version_count)
+        and _untouched(conn, live.managed_source_id(managed_name), version_count, own)
     ):
         live.settled = True
         return live
-    live.owned_sources = dict(conn.execute("SELECT name, source_id FROM mcp_gitops.owned_source").fetchall())
-    live.owned_registries = dict(
-        conn.execute("SELECT name, registry_id FROM mcp_gitops.owned_registry").fetchall()
-    )
+    owner_column = "o.owner" if schema.bookkeeping_version >= 2 else "''"
+    config = (("source", "owned_source", "source_id"), ("registry", "owned_registry", "registry_id"))
+    for kind, table, column in config:
+        for name, row_id, is_mine, row_owner in conn.execute(
+            f"SELECT o.name, o.{column}, {own}, {owner_column} FROM mcp_gitops.{table} o"
+        ).fetchall():
+            if is_mine:
+                (live.owned_sources if kind == "source" else live.owned_registries)[name] = row_id
+            else:
+                live.others_config[(kind, name)] = row_owner or legacy or ""
+    others = conn.execute(f"SELECT EXISTS (SELECT 1 FROM mcp_gitops.owned_entry o WHERE NOT ({own}))")
+    live.others_own_entries = bool(others.fetchone()[0])
     # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL.
     rows = conn.execute(
         "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims"
         " FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
+        f" WHERE {own}"
     ).fetchall()
     live.owned_entries = {n: OwnedEntry(i, d, m, bool(x) and not m) for n, i, d, m, x in rows}
     rows = conn.execute(
         "SELECT o.name, o.version, o.digest, ev.id IS NULL"
         " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
+        f" WHERE {own}"
     ).fetchall()
     live.owned_versions = {(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows}
     managed_id = live.managed_source_id(managed_name)
     if managed_id is not None:
-        _load_foreign_entries(conn, live, managed_id, bookkeeping=True)
+        _load_foreign_entries(conn, live, managed_id, own)
         live.latest_missing = {
             r[0]
             for r in conn.execute(
                 "SELECT o.name FROM mcp_gitops.owned_entry o JOIN registry_entry e ON e.id = o.entry_id"
-                " WHERE NOT EXISTS (SELECT 1 FROM latest_entry_version l"
+                f" WHERE {own} AND NOT EXISTS (SELECT 1 FROM latest_entry_version l"
                 " WHERE l.source_id = %s AND l.name = o.name)",
                 [managed_id],
             )
@@ -172,28 +211,41 @@ def load(
     return live
 
 
-def _untouched(conn: Any, managed_id: uuid.UUID | None, version_count: int) -> bool:
-    """Every version and entry we recorded is present, unchanged in claims, with a latest pointer, and
-    the inventory holds exactly the versions the revision has (so nothing was left unpruned)."""
+def _untouched(conn: Any, managed_id: uuid.UUID | None, version_count: int, own: str) -> bool:
+    """Every version and entry the owner recorded is present, unchanged in claims, with a latest
+    pointer, and its inventory holds exactly the versions the revision has (so nothing was left
+    unpruned)."""
     if managed_id is None:
         return False
     owned, missing, drifted, pointerless = conn.execute(
-        "SELECT (SELECT count(*) FROM mcp_gitops.owned_version),"
+        f"SELECT (SELECT count(*) FROM mcp_gitops.owned_version o WHERE {own}),"
         " (SELECT count(*) FROM mcp_gitops.owned_version o"
-        "   WHERE NOT EXISTS (SELECT 1 FROM entry_version ev WHERE ev.id = o.version_id)),"
+        f"   WHERE {own} AND NOT EXISTS (SELECT 1 FROM entry_version ev WHERE ev.id = o.version_id)),"
         " (SELECT count(*) FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
-        "   WHERE e.id IS NULL OR e.claims IS DISTINCT FROM o.claims),"
-        " (SELECT count(*) FROM mcp_gitops.owned_entry o WHERE NOT EXISTS"
+        f"   WHERE {own} AND (e.id IS NULL OR e.claims IS DISTINCT FROM o.claims)),"
+        f" (SELECT count(*) FROM mcp_gitops.owned_entry o WHERE {own} AND NOT EXISTS"
         "   (SELECT 1 FROM latest_entry_version l WHERE l.source_id = %s AND l.name = o.name))",
         [managed_id],
     ).fetchone()
     return bool(owned == version_count and not (missing or drifted or pointerless))
 
 
-def _load_foreign_entries(conn: Any, live: LiveState, managed_id: uuid.UUID, *, bookkeeping: bool) -> None:
-    query = "SELECT e.name, e.id FROM registry_entry e WHERE e.source_id = %s AND e.entry_type = 'MCP'"
-    if bookkeeping:
-        query += " AND NOT EXISTS (SELECT 1 FROM mcp_gitops.owned_entry o WHERE o.entry_id = e.id)"
+def _load_foreign_entries(conn: Any, live: LiveState, managed_id: uuid.UUID, own: str | None) -> None:
+    """Entries in the managed source the owner (`own`, a condition on alias `o`; None: no bookkeeping
+    at all) does not own, with the repository that does."""
+    if own is None:
+        query = "SELECT e.name, NULL FROM registry_entry e WHERE e.source_id = %s AND e.entry_type = 'MCP'"
+    else:
+        owner = (
+            "o.owner"
+            if live.schema.bookkeeping_version >= 2
+            else "(SELECT value FROM mcp_gitops.meta WHERE key = 'owner')"
+        )
+        query = (
+            f"SELECT e.name, CASE WHEN o.entry_id IS NULL THEN NULL ELSE {owner} END"
+            " FROM registry_entry e LEFT JOIN mcp_gitops.owned_entry o ON o.entry_id = e.id"
+            f" WHERE e.source_id = %s AND e.entry_type = 'MCP' AND (o.entry_id IS NULL OR NOT ({own}))"
+        )
     live.foreign_entries = dict(conn.execute(query, [managed_id]).fetchall())
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.targets.postgres import live as live_state
-from reconciler.targets.postgres.changes import Bookkeeping, Change, Diff
+from reconciler.targets.postgres.changes import Bookkeeping, Change, Diff, OwnerConflict
 from reconciler.targets.postgres.desired import DesiredState, RegistryRow, SourceRow
 from reconciler.targets.postgres.errors import LiveStateError
 from reconciler.targets.postgres.live import LiveState
@@ -68,24 +68,46 @@ def check_live(desired: DesiredState, live: LiveState) -> None:
             f"the config declares {_names(api_made)}, which exist in the database created through the "
             f"registry server's API; mcp-gitops does not take over rows it did not create"
         )
-    taken = [n for n in desired.entries if n in live.foreign_entries]
-    if taken:
-        raise LiveStateError(
-            f"entries {_names(taken)} already exist in managed source {managed!r}, published by someone "
-            f"other than mcp-gitops; remove them there or drop them from the repository",
-            reason="NotOwned",
-            locations=[(desired.entries[n].claims_path, 1) for n in sorted(taken)],
+
+
+def _repository(owner: str) -> str:
+    return f"another repository ({owner})" if owner else "another repository (naming no ownership.identity)"
+
+
+def entry_conflicts(desired: DesiredState, live: LiveState) -> list[OwnerConflict]:
+    """Entries the repository declares that another repository or the registry server's API owns."""
+    managed = desired.managed_source
+    conflicts = []
+    for name in sorted(n for n in desired.entries if n in live.foreign_entries):
+        owner = live.foreign_entries[name]
+        by = (
+            f"owned by {_repository(owner)}"
+            if owner is not None
+            else "published through the registry server's API, not by mcp-gitops"
         )
+        conflicts.append(
+            OwnerConflict(
+                desired.entries[name].claims_path,
+                f"entry {name} already exists in managed source {managed!r}, {by}; it is not written. "
+                "Drop it from this repository, or remove it there",
+            )
+        )
+    return conflicts
 
 
 def _diff_rows(
     kind: Any,
     desired: dict[str, SourceRow] | dict[str, RegistryRow],
-    live_rows: dict[str, Any],
-    owned: dict[str, Any],
+    live: LiveState,
     prune: bool,
-) -> list[Change]:
+) -> tuple[list[Change], list[OwnerConflict]]:
+    """Config rows are shared by every repository of the managed source: one created by another
+    repository is left as it is when declared alike, and a conflict when declared otherwise. Rows this
+    repository created are pruned only while no other repository owns entries."""
+    live_rows: dict[str, Any] = live.sources if kind == "source" else live.registries
+    owned = live.owned_sources if kind == "source" else live.owned_registries
     changes: list[Change] = []
+    conflicts: list[OwnerConflict] = []
     for name, row in desired.items():
         current = live_rows.get(name)
         if current is None:
@@ -93,29 +115,44 @@ def _diff_rows(
             continue
         wanted = row.fields()
         changed = [k for k, v in wanted.items() if current.fields.get(k) != v]
-        if changed:
+        other = live.others_config.get((kind, name))
+        if changed and other is not None:
+            conflicts.append(
+                OwnerConflict(
+                    None,
+                    f"{kind} {name!r} was written by {_repository(other)} with other values "
+                    f"({', '.join(changed)}); this repository writes no config rows until both declare "
+                    "it alike",
+                )
+            )
+        elif changed:
             changes.append(Change("update", kind, name, fields=changed, row_id=current.id))
     for name, row_id in owned.items():
         if name in desired or name not in live_rows:
             continue
-        if prune:
+        if prune and not live.others_own_entries:
             changes.append(Change("delete", kind, name, row_id=row_id))
+        elif prune:
+            changes.append(
+                Change("keep", kind, name, note="left the config, but another repository owns entries here")
+            )
         else:
             changes.append(Change("keep", kind, name, note="left the config; --prune deletes it"))
-    return changes
+    return changes, conflicts
 
 
-def _guard_source_deletes(conn: Any, changes: list[Change]) -> list[Change]:
+def _guard_source_deletes(conn: Any, changes: list[Change], own: str) -> list[Change]:
     """Deleting a source cascades to every entry in it and must unlink it from every registry: keep a
-    source we created when rows we did not create still depend on it."""
+    source this repository created when rows it does not own (`own`, a condition on alias `o`) still
+    depend on it."""
     for change in changes:
         if change.kind != "source" or change.action != "delete":
             continue
         entries, registries = conn.execute(
             "SELECT (SELECT count(*) FROM registry_entry e WHERE e.source_id = %(id)s AND NOT EXISTS"
-            "   (SELECT 1 FROM mcp_gitops.owned_entry o WHERE o.entry_id = e.id)),"
+            f"   (SELECT 1 FROM mcp_gitops.owned_entry o WHERE o.entry_id = e.id AND {own})),"
             " (SELECT count(*) FROM registry_source rs WHERE rs.source_id = %(id)s AND NOT EXISTS"
-            "   (SELECT 1 FROM mcp_gitops.owned_registry o WHERE o.registry_id = rs.registry_id))",
+            f"   (SELECT 1 FROM mcp_gitops.owned_registry o WHERE o.registry_id = rs.registry_id AND {own}))",
             {"id": change.row_id},
         ).fetchone()
         if entries or registries:
@@ -153,16 +190,21 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                 f"ToolHive Registry Server {desired.server.version} tables (migration {live.schema.version})",
             )
         )
-    changes += _guard_source_deletes(
-        conn, _diff_rows("source", desired.sources, live.sources, live.owned_sources, options.prune)
-    )
-    changes += _diff_rows(
-        "registry", desired.registries, live.registries, live.owned_registries, options.prune
-    )
+    source_changes, conflicts = _diff_rows("source", desired.sources, live, options.prune)
+    registry_changes, registry_conflicts = _diff_rows("registry", desired.registries, live, options.prune)
+    conflicts += registry_conflicts
+    if conflicts:
+        # a config another repository wrote otherwise: none of this one's config rows are written
+        source_changes = [c for c in source_changes if c.action == "keep"]
+        registry_changes = [c for c in registry_changes if c.action == "keep"]
+    changes += _guard_source_deletes(conn, source_changes, live.own)
+    changes += registry_changes
+    conflicts += entry_conflicts(desired, live)
 
     if live.settled:
         bookkeeping = Bookkeeping(revision_changed=options.revision != live.last_revision)
-        return Diff(desired, changes, bookkeeping, live.managed_source_id(desired.managed_source), {}, {})
+        managed = live.managed_source_id(desired.managed_source)
+        return Diff(desired, changes, bookkeeping, managed, {}, {}, conflicts)
 
     owned_live_entries = {n for n, e in live.owned_entries.items() if not e.missing}
     if options.prune and not desired.entries and owned_live_entries and not options.allow_empty:
@@ -179,6 +221,8 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
     touched_names: set[str] = set()
 
     for name, entry in desired.entries.items():
+        if name in live.foreign_entries:
+            continue  # a conflict (above)
         owned = live.owned_entries.get(name)
         if owned is None or owned.missing:
             changes.append(
@@ -278,7 +322,7 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
         live_state.versions_of(conn, managed_id, sorted(touched_names)) if managed_id else ({}, {})
     )
     changes += _latest_changes(touched_names, version_changes, present, current_latest)
-    return Diff(desired, changes, bookkeeping, managed_id, present, current_latest)
+    return Diff(desired, changes, bookkeeping, managed_id, present, current_latest, conflicts)
 
 
 def _latest_changes(

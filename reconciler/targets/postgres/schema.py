@@ -20,7 +20,9 @@ from reconciler.targets.postgres.errors import SchemaStateError
 # Our migrations per schema version, applied in order to an empty database.
 MIGRATIONS = {21: ("registry_v1_2_0.sql",), 23: ("registry_v1_2_0.sql", "registry_v1_5_1.sql")}
 BOOKKEEPING_SCHEMA = "mcp_gitops"
-BOOKKEEPING_VERSION = 1
+BOOKKEEPING_VERSION = 2
+# Our bookkeeping migrations in order; version N is the state after the first N.
+BOOKKEEPING_MIGRATIONS = ("bookkeeping_001.sql", "bookkeeping_002.sql")
 
 # The registry server's tables we read or write; all must exist for a v21 database to be usable.
 REGISTRY_TABLES = (
@@ -47,6 +49,9 @@ class SchemaInfo:
     kind: SchemaKind
     bookkeeping: bool  # mcp_gitops schema present
     version: int  # the migration version the database holds, or will hold once bootstrapped
+    # the bookkeeping version present (0: none); an older one is upgraded by the next apply, and read
+    # as such (owners per row from version 2) until then
+    bookkeeping_version: int = 0
 
 
 def _releases(version: int) -> str:
@@ -66,8 +71,7 @@ def inspect(conn: Any, server: ServerCapabilities) -> SchemaInfo:
         " to_regclass('mcp_gitops.meta') IS NOT NULL"
     ).fetchone()
     has_migrations, bookkeeping = bool(row[0]), bool(row[1])
-    if bookkeeping:
-        _check_bookkeeping_version(conn)
+    kept = _check_bookkeeping_version(conn) if bookkeeping else 0
     if not has_migrations:
         count = conn.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -79,7 +83,7 @@ def inspect(conn: Any, server: ServerCapabilities) -> SchemaInfo:
                 f"schema_migrations table; mcp-gitops writes only into an empty database or one holding "
                 f"the ToolHive Registry Server {server.version} schema (migration version {expected})"
             )
-        return SchemaInfo(SchemaKind.EMPTY, bookkeeping, expected)
+        return SchemaInfo(SchemaKind.EMPTY, bookkeeping, expected, kept)
     rows = conn.execute("SELECT version, dirty FROM public.schema_migrations").fetchall()
     if len(rows) != 1 or rows[0][0] != expected or rows[0][1]:
         found = ", ".join(f"version {v}{' (dirty)' if d else ''}" for v, d in rows) or "no version"
@@ -107,17 +111,18 @@ def inspect(conn: Any, server: ServerCapabilities) -> SchemaInfo:
         raise SchemaStateError(
             f"schema_migrations says version {expected}, but tables are missing: {', '.join(missing)}"
         )
-    return SchemaInfo(SchemaKind.REGISTRY, bookkeeping, expected)
+    return SchemaInfo(SchemaKind.REGISTRY, bookkeeping, expected, kept)
 
 
-def _check_bookkeeping_version(conn: Any) -> None:
+def _check_bookkeeping_version(conn: Any) -> int:
     row = conn.execute("SELECT value FROM mcp_gitops.meta WHERE key = 'bookkeeping_version'").fetchone()
     version = int(row[0]) if row else 0
-    if version != BOOKKEEPING_VERSION:
+    if not 1 <= version <= BOOKKEEPING_VERSION:
         raise SchemaStateError(
             f"the mcp_gitops bookkeeping schema is at version {version}; this mcp-gitops understands "
-            f"version {BOOKKEEPING_VERSION}"
+            f"versions 1 to {BOOKKEEPING_VERSION}"
         )
+    return version
 
 
 def create_registry_schema(conn: Any, version: int) -> None:
@@ -132,10 +137,12 @@ def create_registry_schema(conn: Any, version: int) -> None:
 
 
 def ensure_bookkeeping(conn: Any) -> None:
+    """Create our bookkeeping, or bring an older one up to date (inside the caller's transaction)."""
     if conn.execute("SELECT to_regclass('mcp_gitops.meta') IS NOT NULL").fetchone()[0]:
-        return
-    conn.execute(_migration("bookkeeping_001.sql"))
-    conn.execute(
-        "INSERT INTO mcp_gitops.meta (key, value) VALUES ('bookkeeping_version', %s)",
-        [str(BOOKKEEPING_VERSION)],
-    )
+        present = _check_bookkeeping_version(conn)
+    else:
+        conn.execute(_migration(BOOKKEEPING_MIGRATIONS[0]))
+        conn.execute("INSERT INTO mcp_gitops.meta (key, value) VALUES ('bookkeeping_version', '1')")
+        present = 1
+    for name in BOOKKEEPING_MIGRATIONS[present:]:
+        conn.execute(_migration(name))

@@ -20,7 +20,7 @@ from reconciler.settings import SETTINGS_FILE
 from reconciler.targets import DRIFT_RULE, Hook, TargetError, TargetPlan
 from reconciler.targets.postgres import live as live_state
 from reconciler.targets.postgres import planner, schema
-from reconciler.targets.postgres.changes import Counts, Diff, render_change
+from reconciler.targets.postgres.changes import Counts, Diff, OwnerConflict, render_change
 from reconciler.targets.postgres.connection import (
     DatabaseTarget,
     Locator,
@@ -29,7 +29,12 @@ from reconciler.targets.postgres.connection import (
     resolve_target,
 )
 from reconciler.targets.postgres.desired import DesiredState, EntryItem, build_desired
-from reconciler.targets.postgres.errors import ApplyError, DesiredStateError, LiveStateError
+from reconciler.targets.postgres.errors import (
+    ApplyError,
+    DesiredStateError,
+    LiveStateError,
+    OwnerConflictError,
+)
 from reconciler.targets.postgres.options import RegistryOptions
 from reconciler.targets.postgres.writer import Writer
 
@@ -43,6 +48,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x6D63706769746F70
 RUNS_KEPT = 100
 APPLY_LINES_SHOWN = 50
+OWNER_CONFLICT_RULE = "registry-owner-conflict"
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,20 @@ class RegistryPlan:
         return int(self.desired.version_count())
 
     def findings(self) -> list[Finding]:
-        # What refuses a registry apply (a second managed source, a name another publisher holds) is
-        # raised as a TargetError while planning; a plan that exists can be applied.
-        return []
+        # What refuses a registry apply as a whole (a second managed source, a foreign schema) is raised
+        # as a TargetError while planning; rows another repository owns are findings at their file.
+        conflicts: list[OwnerConflict] = self.diff.conflicts if self.diff is not None else []
+        return [
+            Finding(
+                OWNER_CONFLICT_RULE,
+                Severity.ERROR,
+                c.path or self.config_path or SETTINGS_FILE,
+                1 if c.path or self.config_path else 0,
+                0,
+                f"registry ({self.database}): {c.message}",
+            )
+            for c in conflicts
+        ]
 
     def differences(self) -> list[Finding]:
         if self.diff is None:
@@ -150,6 +167,10 @@ class RegistryPlan:
             "prune": self.options.prune,
             "compared": self.diff is not None,
             "changes": [c.to_json() for c in changes],
+            "conflicts": [
+                {"path": c.path or self.config_path, "message": c.message}
+                for c in (self.diff.conflicts if self.diff is not None else [])
+            ],
             "summary": Counts.of(changes).to_json(),
         }
 
@@ -162,6 +183,7 @@ class RegistryPlan:
         if self.diff is None:
             return "\n".join([*lines, "  not compared yet (apply compares under its lock)"])
         lines += [render_change(c) for c in self.diff.changes]
+        lines += [f"  ! {c.path or self.config_path}: {c.message}" for c in self.diff.conflicts]
         counts = Counts.of(self.diff.changes)
         if not self.has_changes:
             lines.append("  no changes")
@@ -180,6 +202,8 @@ class RegistryResult:
     counts: Counts
     duration_ms: int
     changes: list[Any]
+    # rows declared but owned by another repository (or the API), found under the lock: not written
+    conflicts: list[OwnerConflict] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -273,7 +297,6 @@ class RegistryTarget:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 set_timeouts(conn, options.lock_timeout, options.statement_timeout)
                 info = schema.inspect(conn, desired.server)
-                check_owner(conn, inp.owner, desired.managed_source)
                 live = live_state.load(
                     conn,
                     info,
@@ -281,6 +304,7 @@ class RegistryTarget:
                     popts.revision,
                     desired.version_count(),
                     desired.digest,
+                    inp.owner,
                 )
                 diff = planner.compute(conn, desired, live, popts)
             except psycopg.Error as exc:
@@ -302,7 +326,7 @@ class RegistryTarget:
     def apply(self, plan: TargetPlan, options: RegistryOptions, hook: Hook | None = None) -> RegistryResult:
         assert isinstance(plan, RegistryPlan)
         with _located(plan.config_path):
-            return apply_desired(
+            result = apply_desired(
                 plan.db_target,
                 plan.desired,
                 plan.options,
@@ -311,6 +335,17 @@ class RegistryTarget:
                 options.statement_timeout,
                 plan.owner,
             )
+            if result.conflicts:
+                # what this repository owns was applied; what it declares and does not own is reported
+                # where it declares it
+                raise OwnerConflictError(
+                    "; ".join(c.message for c in result.conflicts),
+                    reason="OwnerConflict",
+                    partial=result,
+                    locations=sorted({(c.path, 1) for c in result.conflicts if c.path}),
+                    rule=OWNER_CONFLICT_RULE,
+                )
+            return result
 
     def probe(self, options: RegistryOptions) -> str | None:
         """Connects to the database the options name (the repository's settings may name another one:
@@ -343,30 +378,6 @@ def _located(config_path: str | None) -> Iterator[None]:
         if not exc.locations and config_path:
             exc.locations = [(config_path, 1)]
         raise
-
-
-def check_owner(conn: Any, owner: str | None, managed_source: str | None) -> None:
-    """The registry's managed source is written by one repository: its bookkeeping (what it wrote,
-    what it may prune) is per database, so a second repository would take the first one's rows over or
-    prune them. A database first written by another repository is refused, naming it."""
-    if owner is None or not conn.execute("SELECT to_regclass('mcp_gitops.meta') IS NOT NULL").fetchone()[0]:
-        return
-    row = conn.execute("SELECT value FROM mcp_gitops.meta WHERE key = 'owner'").fetchone()
-    if row is not None and row[0] != owner:
-        raise LiveStateError(
-            f"managed source {managed_source!r} is written by another repository ({row[0]}); this one is "
-            f"{owner}. Two repositories never write one managed source: give this one its own database, "
-            "or the same ownership.identity if it replaces the other",
-            reason="OwnerConflict",
-        )
-
-
-def _record_owner(conn: Any, owner: str | None) -> None:
-    if owner is not None:
-        conn.execute(
-            "INSERT INTO mcp_gitops.meta (key, value) VALUES ('owner', %s) ON CONFLICT (key) DO NOTHING",
-            [owner],
-        )
 
 
 def set_timeouts(conn: Any, lock_timeout: float, statement_timeout: float) -> None:
@@ -423,9 +434,14 @@ def apply_desired(
                     reason="LockTimeout",
                 ) from None
             info = schema.inspect(conn, desired.server)
-            check_owner(conn, owner, desired.managed_source)
             live = live_state.load(
-                conn, info, desired.managed_source, popts.revision, desired.version_count(), desired.digest
+                conn,
+                info,
+                desired.managed_source,
+                popts.revision,
+                desired.version_count(),
+                desired.digest,
+                owner,
             )
             diff = planner.compute(conn, desired, live, popts)
             counts = Counts.of(diff.changes)
@@ -433,16 +449,15 @@ def apply_desired(
             if not has_changes and not diff.bookkeeping.refresh and not diff.bookkeeping.revision_changed:
                 # Same revision, nothing to do: write nothing at all.
                 conn.rollback()
-                return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [])
+                return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [], diff.conflicts)
             if info.kind is schema.SchemaKind.EMPTY:
                 schema.create_registry_schema(conn, info.version)
             else:
                 schema.ensure_bookkeeping(conn)
             if hook:
                 hook("schema")
-            Writer(conn, diff, popts.revision, hook).write()
-            _record_state(conn, desired, popts.revision, info.version)
-            _record_owner(conn, owner)
+            Writer(conn, diff, popts.revision, hook, live_state.owner_key(owner)).write()
+            _record_state(conn, desired, popts.revision, info.version, owner)
             _record_run(
                 conn,
                 popts.revision,
@@ -484,7 +499,9 @@ def apply_desired(
             raise
     finally:
         conn.close()
-    return RegistryResult("registry", where, popts.revision, counts, _ms(t0), diff.registry_changes)
+    return RegistryResult(
+        "registry", where, popts.revision, counts, _ms(t0), diff.registry_changes, diff.conflicts
+    )
 
 
 def _ms(t0: float) -> int:
@@ -499,13 +516,16 @@ def _rollback_quietly(conn: Any) -> None:
         pass
 
 
-def _record_state(conn: Any, desired: DesiredState, revision: str | None, schema_version: int) -> None:
+def _record_state(
+    conn: Any, desired: DesiredState, revision: str | None, schema_version: int, owner: str | None
+) -> None:
+    """The owner's last successful apply: what lets its next plan skip the per-row reads."""
     conn.execute(
-        "INSERT INTO mcp_gitops.state (singleton, revision, digest, row_format, applied_at)"
-        " VALUES (true, %s, %s, %s, now()) ON CONFLICT (singleton) DO UPDATE SET"
+        "INSERT INTO mcp_gitops.state (owner, revision, digest, row_format, applied_at)"
+        " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (owner) DO UPDATE SET"
         " revision = EXCLUDED.revision, digest = EXCLUDED.digest, row_format = EXCLUDED.row_format,"
         " applied_at = EXCLUDED.applied_at",
-        [revision, desired.digest(), live_state.row_format(schema_version)],
+        [live_state.owner_key(owner), revision, desired.digest(), live_state.row_format(schema_version)],
     )
 
 

@@ -84,8 +84,12 @@ def child_rows(
 
 
 class Writer:
-    def __init__(self, conn: Any, diff: Diff, revision: str | None, hook: Hook | None = None) -> None:
+    def __init__(
+        self, conn: Any, diff: Diff, revision: str | None, hook: Hook | None = None, owner: str = ""
+    ) -> None:
         self.conn = conn
+        # the repository identity every inventory row written is recorded under
+        self.owner = owner
         self.cur = conn.cursor()
         self.diff = diff
         self.revision = revision
@@ -359,8 +363,18 @@ class Writer:
             cur.execute("DELETE FROM mcp_gitops.owned_source WHERE name = %s", [change.name])
         for change in self.by("registry", "delete"):
             cur.execute("DELETE FROM mcp_gitops.owned_registry WHERE name = %s", [change.name])
-        _copy(cur, "mcp_gitops.owned_source", ("name", "source_id"), self.source_ids.items())
-        _copy(cur, "mcp_gitops.owned_registry", ("name", "registry_id"), self.registry_ids.items())
+        _copy(
+            cur,
+            "mcp_gitops.owned_source",
+            ("name", "source_id", "owner"),
+            ((n, i, self.owner) for n, i in self.source_ids.items()),
+        )
+        _copy(
+            cur,
+            "mcp_gitops.owned_registry",
+            ("name", "registry_id", "owner"),
+            ((n, i, self.owner) for n, i in self.registry_ids.items()),
+        )
 
         deleted_entries = [
             c.name for c in self.by("entry", "delete") if c.row_id not in getattr(self, "kept_entries", ())
@@ -373,9 +387,9 @@ class Writer:
         _copy(
             cur,
             "mcp_gitops.owned_entry",
-            ("name", "entry_id", "claims", "claims_digest"),
+            ("name", "entry_id", "claims", "claims_digest", "owner"),
             (
-                (c.name, self.entry_ids[c.name], _json(c.after), claims_digest(c.after))
+                (c.name, self.entry_ids[c.name], _json(c.after), claims_digest(c.after), self.owner)
                 for c in created_entries
             ),
         )
@@ -406,7 +420,7 @@ class Writer:
         _copy(
             cur,
             "mcp_gitops.owned_version",
-            ("name", "version", "version_id", "path", "digest", "field_digests"),
+            ("name", "version", "version_id", "path", "digest", "field_digests", "owner"),
             (
                 (
                     c.spec.name,
@@ -415,6 +429,7 @@ class Writer:
                     c.spec.path,
                     c.spec.digest,
                     canonical_json(c.spec.rows.field_digests()),
+                    self.owner,
                 )
                 for c in created
                 if c.spec is not None
