@@ -125,3 +125,46 @@ def test_a_config_declared_otherwise_than_the_other_repositorys_writes_no_config
     assert {c["kind"] for c in document["plans"][0]["changes"]} <= {"entry", "version", "latest"}
     assert run("apply", str(second), "--database-url", pg_url).exit_code == 2
     assert pg_conn.execute("SELECT * FROM source ORDER BY name").fetchall() == sources_before
+
+
+# What the bookkeeping looked like at version 1: one owner per database, in meta.
+TO_VERSION_1 = """
+ALTER TABLE mcp_gitops.state DROP CONSTRAINT state_pkey;
+ALTER TABLE mcp_gitops.state ADD COLUMN singleton boolean NOT NULL DEFAULT true CHECK (singleton);
+ALTER TABLE mcp_gitops.state ADD PRIMARY KEY (singleton);
+ALTER TABLE mcp_gitops.state DROP COLUMN owner;
+ALTER TABLE mcp_gitops.owned_source DROP COLUMN owner;
+ALTER TABLE mcp_gitops.owned_registry DROP COLUMN owner;
+ALTER TABLE mcp_gitops.owned_entry DROP COLUMN owner;
+ALTER TABLE mcp_gitops.owned_version DROP COLUMN owner;
+INSERT INTO mcp_gitops.meta (key, value) VALUES ('owner', 'github.com/acme/first');
+UPDATE mcp_gitops.meta SET value = '1' WHERE key = 'bookkeeping_version';
+"""
+
+
+def test_rows_recorded_before_owners_per_row_belong_to_the_database_owner(
+    pg_url: str, pg_conn: Any, tmp_path: Path
+) -> None:
+    first = repository(tmp_path / "first", "github.com/acme/first", (ALPHA, "1.0.0"))
+    second = repository(tmp_path / "second", "github.com/acme/second", (BETA, "1.0.0"))
+    assert run("apply", str(first), "--database-url", pg_url).exit_code == 0
+    pg_conn.execute(TO_VERSION_1)
+
+    # read-only plans read version 1 as it is: the recorded owner owns every row
+    code, document = plan_of(first, pg_url)
+    assert code == 0 and document["plans"][0]["changes"] == [], document
+    code, document = plan_of(second, pg_url)
+    assert code == 1 and {c["name"] for c in document["plans"][0]["changes"]} == {BETA}, document
+    assert pg_conn.execute(
+        "SELECT value FROM mcp_gitops.meta WHERE key = 'bookkeeping_version'"
+    ).fetchone() == ("1",)
+
+    # the next apply upgrades the bookkeeping, keeping the first one's rows the first one's
+    assert run("apply", str(second), "--database-url", pg_url).exit_code == 0
+    assert pg_conn.execute(
+        "SELECT value FROM mcp_gitops.meta WHERE key = 'bookkeeping_version'"
+    ).fetchone() == ("2",)
+    owners = pg_conn.execute("SELECT name, owner FROM mcp_gitops.owned_entry ORDER BY name").fetchall()
+    assert owners == [(ALPHA, "github.com/acme/first"), (BETA, "github.com/acme/second")]
+    code, document = plan_of(first, pg_url)
+    assert code == 0 and document["plans"][0]["changes"] == [], document
