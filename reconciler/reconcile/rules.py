@@ -46,6 +46,14 @@ RECONCILE_RULES: dict[str, RuleInfo] = {
             "Two repositories never take each other's objects; remove it from one of them.",
         ),
         RuleInfo(
+            "registry-owner-conflict",
+            E,
+            "A registry entry or config row this repository declares belongs to another repository, or "
+            "was published through the registry server's API.",
+            "It is left as it is and the rest applies; drop the entry from one repository, or declare "
+            "the shared source and registry config alike in both.",
+        ),
+        RuleInfo(
             "cluster-prune-refused",
             E,
             "Prune would delete every object because the repository yields no manifests.",
