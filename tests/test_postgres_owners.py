@@ -168,3 +168,33 @@ def test_rows_recorded_before_owners_per_row_belong_to_the_database_owner(
     assert owners == [(ALPHA, "github.com/acme/first"), (BETA, "github.com/acme/second")]
     code, document = plan_of(first, pg_url)
     assert code == 0 and document["plans"][0]["changes"] == [], document
+
+
+def test_a_conflict_planned_against_live_does_not_stop_the_rest_of_the_apply(
+    pg_url: str, pg_conn: Any, tmp_path: Path
+) -> None:
+    """The daemon's way: plan against the live state, then apply. The conflict is reported, not blocking."""
+    from reconciler import pipeline
+    from reconciler.reconcile import ReconcileStage, TargetOptions
+    from reconciler.source import open_source
+    from reconciler.targets.postgres import RegistryOptions
+
+    first = repository(tmp_path / "first", "github.com/acme/first", (ALPHA, "1.0.0"))
+    second = repository(tmp_path / "second", "github.com/acme/second", (BETA, "1.0.0"), (ALPHA, "2.0.0"))
+    assert run("apply", str(first), "--database-url", pg_url).exit_code == 0
+    before = rows(pg_conn)
+
+    stage = ReconcileStage(["registry"], TargetOptions(registry=RegistryOptions(database_url=pg_url)))
+    try:
+        planned = stage.plan(pipeline.validate(open_source(str(second), None)).repo)
+        (run_,) = planned.runs
+        assert [f.rule for f in run_.findings] == ["registry-owner-conflict"] and not run_.blocked
+        stage.apply(planned)
+    finally:
+        stage.close()
+    assert run_.error is not None and run_.error.reason == "OwnerConflict"
+    assert [(f.rule, f.path, f.line) for f in run_.findings] == [
+        ("registry-owner-conflict", "entries/alpha-2.0.0.yaml", 1)
+    ]
+    assert run_.result is not None and run_.result.changed
+    assert rows(pg_conn) == sorted([*before, (BETA, "1.0.0", {"org": "acme"})])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.findings import Severity
 from reconciler.rules import RuleInfo
-from reconciler.targets import DRIFT_RULE
+from reconciler.targets import DRIFT_RULE, REGISTRY_OWNER_CONFLICT_RULE
 
 E, W = Severity.ERROR, Severity.WARNING
 TARGET_FAILED = "target-failed"
@@ -46,7 +46,7 @@ RECONCILE_RULES: dict[str, RuleInfo] = {
             "Two repositories never take each other's objects; remove it from one of them.",
         ),
         RuleInfo(
-            "registry-owner-conflict",
+            REGISTRY_OWNER_CONFLICT_RULE,
             E,
             "A registry entry or config row this repository declares belongs to another repository, or "
             "was published through the registry server's API.",

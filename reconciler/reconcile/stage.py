@@ -21,7 +21,15 @@ from reconciler.reconcile.options import DEFAULT_TARGETS, TargetOptions, selecte
 from reconciler.reconcile.rules import TARGET_FAILED
 from reconciler.secrets import scrub
 from reconciler.settings import SETTINGS_FILE
-from reconciler.targets import Hook, Target, TargetError, TargetPlan, TargetResult, load_target
+from reconciler.targets import (
+    PARTIAL_APPLY_RULES,
+    Hook,
+    Target,
+    TargetError,
+    TargetPlan,
+    TargetResult,
+    load_target,
+)
 
 if TYPE_CHECKING:
     from reconciler.repository import Repository
@@ -56,7 +64,7 @@ class TargetRun:
 
     @property
     def blocked(self) -> bool:
-        return any(f.severity is Severity.ERROR for f in self.findings)
+        return any(f.severity is Severity.ERROR and f.rule not in PARTIAL_APPLY_RULES for f in self.findings)
 
     @property
     def outcome(self) -> str:
@@ -123,7 +131,11 @@ class Reconciliation:
 
     @property
     def failed(self) -> bool:
-        return any(run.outcome in (FAILED, BLOCKED) for run in self.runs)
+        # an error that did not block (PARTIAL_APPLY_RULES) still fails the run: exit 2, as for others
+        return any(
+            run.outcome in (FAILED, BLOCKED) or any(f.severity is Severity.ERROR for f in run.findings)
+            for run in self.runs
+        )
 
     @property
     def has_changes(self) -> bool:
@@ -211,6 +223,8 @@ class ReconcileStage:
             except TargetError as exc:
                 run.error = exc
                 run.result = exc.partial
+                # the apply's own account (under its lock) replaces the plan's of the same rule
+                run.findings = [f for f in run.findings if exc.rule is None or f.rule != exc.rule]
                 run.findings += _failures(run.name, exc, reconciliation.settings_path)
         return reconciliation
 

@@ -27,6 +27,12 @@ TARGETS: dict[str, str] = {
 # Rule ID of every difference between a target and the repository (TargetPlan.differences).
 DRIFT_RULE = "drift"
 
+# Rule ID of a registry entry or config row this repository declares and another one owns.
+REGISTRY_OWNER_CONFLICT_RULE = "registry-owner-conflict"
+# Errors about rows a target leaves out of its own plan: they do not stop the rest of its apply, which
+# reports them again as they stand under its lock (TargetError.rule).
+PARTIAL_APPLY_RULES = frozenset({REGISTRY_OWNER_CONFLICT_RULE})
+
 # Phase callback a target may call between the stages of an apply (the registry writer's "schema",
 # "entries", ...); the daemon's test hook pauses there.
 Hook = Callable[[str], None]

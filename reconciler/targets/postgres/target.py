@@ -17,7 +17,7 @@ import psycopg
 from reconciler.findings import Finding, Severity
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.settings import SETTINGS_FILE
-from reconciler.targets import DRIFT_RULE, Hook, TargetError, TargetPlan
+from reconciler.targets import DRIFT_RULE, REGISTRY_OWNER_CONFLICT_RULE, Hook, TargetError, TargetPlan
 from reconciler.targets.postgres import live as live_state
 from reconciler.targets.postgres import planner, schema
 from reconciler.targets.postgres.changes import Counts, Diff, OwnerConflict, render_change
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x6D63706769746F70
 RUNS_KEPT = 100
 APPLY_LINES_SHOWN = 50
-OWNER_CONFLICT_RULE = "registry-owner-conflict"
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ class RegistryPlan:
         conflicts: list[OwnerConflict] = self.diff.conflicts if self.diff is not None else []
         return [
             Finding(
-                OWNER_CONFLICT_RULE,
+                REGISTRY_OWNER_CONFLICT_RULE,
                 Severity.ERROR,
                 c.path or self.config_path or SETTINGS_FILE,
                 1 if c.path or self.config_path else 0,
@@ -343,7 +342,7 @@ class RegistryTarget:
                     reason="OwnerConflict",
                     partial=result,
                     locations=sorted({(c.path, 1) for c in result.conflicts if c.path}),
-                    rule=OWNER_CONFLICT_RULE,
+                    rule=REGISTRY_OWNER_CONFLICT_RULE,
                 )
             return result
 
