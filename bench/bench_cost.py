@@ -1,0 +1,177 @@
+"""Issue 17: what a one-entry change costs, side by side with its baseline or floor in the same run.
+
+    .venv/bin/python bench/bench_cost.py [--entries 10000] [--manifests 1000] [--runs 5]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+On a generated repository committed twice (the second commit changes one entry's description,
+bench_diff.history), each row runs real commands (fresh processes, start-up included), interleaved run
+by run so that the load of a shared machine falls on both sides alike, and reports medians and ratios:
+
+- `validate --rev HEAD --base HEAD~1` against `validate --rev HEAD` (time and peak RSS; targets 1.1x
+  and 1.2x);
+- `apply --target registry --rev HEAD` after an apply of HEAD~1 (one entry changed) against
+  `validate --rev HEAD` (target 1.1x);
+- the first `apply --target registry` into an empty database against `psql \\copy` of the same rows
+  into the same, empty, tables (target 4x).
+
+The CRDs come from $MCP_GITOPS_CRDS, default the upstream v0.44.0 files beside the checkout.
+Scratch databases are created in the server of --database-url and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_diff import history
+from bench_registry import scratch_database
+from bench_validate import UPSTREAM_CRDS
+
+EXE = str(Path(sys.executable).parent / "mcp-gitops")
+DEFAULT_URL = os.environ.get("MCP_GITOPS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, which must succeed (exit 0 or 1: findings)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(args)} exited {code}: {stderr}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def interleaved(
+    runs: int, sides: dict[str, Callable[[], tuple[float, float]]]
+) -> dict[str, tuple[float, float]]:
+    """Median wall and median peak RSS of each side, the sides run in turn `runs` times."""
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+    peaks: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(runs):
+        for name, side in sides.items():
+            wall, peak = side()
+            walls[name].append(wall)
+            peaks[name].append(peak)
+    return {name: (statistics.median(walls[name]), statistics.median(peaks[name])) for name in sides}
+
+
+def psql_copy_floor(url: str, empty_url: str, tmp: Path) -> Callable[[], tuple[float, float]]:
+    """The rows the first apply wrote into `url`, exported once; the floor is one `psql` process
+    loading them with \\copy into `empty_url`'s tables (emptied before each run, untimed)."""
+    tables = subprocess.run(
+        [
+            "psql",
+            url,
+            "-Atc",
+            # Parents before children, so that the foreign keys hold row by row as in the apply.
+            "WITH RECURSIVE deps(child, parent) AS ("
+            " SELECT c.conrelid, c.confrelid FROM pg_constraint c"
+            " WHERE c.contype = 'f' AND c.conrelid <> c.confrelid),"
+            " depth(rel, level) AS ("
+            " SELECT relid, 0 FROM pg_stat_user_tables WHERE n_live_tup > 0"
+            " UNION ALL SELECT d.parent, depth.level + 1 FROM depth JOIN deps d ON d.child = depth.rel)"
+            " SELECT format('%I.%I', n.nspname, c.relname) FROM depth"
+            " JOIN pg_class c ON c.oid = depth.rel JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " GROUP BY n.nspname, c.relname ORDER BY max(level) DESC, 1",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    tables = [t for t in tables if not t.endswith(".schema_migrations")]
+    script = []
+    for table in tables:
+        data = tmp / f"{table}.copy"
+        subprocess.run(["psql", url, "-qc", f"\\copy {table} TO '{data}'"], check=True)
+        script.append(f"\\copy {table} FROM '{data}'")
+    schema = subprocess.run(["pg_dump", "--schema-only", url], check=True, capture_output=True).stdout
+    subprocess.run(["psql", empty_url, "-q"], input=schema, check=True, capture_output=True)
+    load = tmp / "load.sql"
+    load.write_text("BEGIN;\n" + "\n".join(script) + "\nCOMMIT;\n")
+    truncate = "TRUNCATE " + ", ".join(tables) + " CASCADE"
+
+    def side() -> tuple[float, float]:
+        subprocess.run(["psql", empty_url, "-qc", truncate], check=True, capture_output=True)
+        return run(["psql", empty_url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(load)], dict(os.environ))
+
+    return side
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--manifests", type=int, default=None, help="default: entries / 10")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="a server that allows CREATE DATABASE")
+    args = parser.parse_args()
+    manifests = args.manifests if args.manifests is not None else args.entries // 10
+    repo, base, head = history(args.entries, manifests)
+    env = {**os.environ, "MCP_GITOPS_CRDS": os.environ.get("MCP_GITOPS_CRDS", str(UPSTREAM_CRDS))}
+    print(
+        f"repository: {args.entries} entries + {manifests} manifests, two commits ({repo}); {args.runs} runs"
+    )
+
+    def validate(*extra: str) -> Callable[[], tuple[float, float]]:
+        return lambda: run([EXE, "validate", str(repo), "--rev", head, "-o", "json", *extra], env)
+
+    def apply(url: str, rev: str) -> list[str]:
+        return [EXE, "apply", str(repo), "--rev", rev, "--target", "registry", "--database-url", url]
+
+    figures = interleaved(args.runs, {"validate": validate(), "validate --base": validate("--base", base)})
+    full, pr = figures["validate"], figures["validate --base"]
+    print(f"validate --rev HEAD:                 {full[0]:.2f} s, {full[1]:.0f} MB")
+    print(
+        f"validate --rev HEAD --base HEAD~1:   {pr[0]:.2f} s ({pr[0] / full[0]:.2f}x, target 1.1x), "
+        f"{pr[1]:.0f} MB ({pr[1] / full[1]:.2f}x, target 1.2x)"
+    )
+
+    url, drop = scratch_database(args.database_url)
+    empty_url, drop_empty = scratch_database(args.database_url)
+    try:
+        run(apply(url, base), env)
+
+        def one_entry() -> tuple[float, float]:
+            run(apply(url, base), env)  # back to the base, untimed
+            return run(apply(url, head), env)
+
+        figures = interleaved(args.runs, {"validate": validate(), "apply one entry": one_entry})
+        check, one = figures["validate"], figures["apply one entry"]
+        print(f"validate --rev HEAD:                 {check[0]:.2f} s")
+        print(f"apply --target registry, one entry:  {one[0]:.2f} s ({one[0] / check[0]:.2f}x, target 1.1x)")
+
+        with tempfile.TemporaryDirectory(prefix="mcpgitops-cost-") as tmp:
+            floor = psql_copy_floor(url, empty_url, Path(tmp))
+
+            def first_apply() -> tuple[float, float]:
+                fresh, drop_fresh = scratch_database(args.database_url)
+                try:
+                    return run(apply(fresh, head), env)
+                finally:
+                    drop_fresh()
+
+            figures = interleaved(args.runs, {"psql \\copy": floor, "first apply": first_apply})
+        copy, first = figures["psql \\copy"], figures["first apply"]
+        print(f"psql \\copy of the same rows:         {copy[0]:.2f} s")
+        print(f"apply --target registry, first:      {first[0]:.2f} s ({first[0] / copy[0]:.1f}x, target 4x)")
+    finally:
+        drop()
+        drop_empty()
+
+
+if __name__ == "__main__":
+    main()
