@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--manifests", type=int, default=None, help="default: entries / 10")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a server that allows CREATE DATABASE")
+    parser.add_argument(
+        "--rows", nargs="+", choices=["pr", "apply", "first"], default=["pr", "apply", "first"]
+    )
     args = parser.parse_args()
     manifests = args.manifests if args.manifests is not None else args.entries // 10
     repo, base, head = history(args.entries, manifests)
@@ -129,10 +132,14 @@ def main() -> None:
     def validate(*extra: str) -> Callable[[], tuple[float, float]]:
         return lambda: run([EXE, "validate", str(repo), "--rev", head, "-o", "json", *extra], env)
 
-    def apply(url: str, rev: str) -> list[str]:
-        return [EXE, "apply", str(repo), "--rev", rev, "--target", "registry", "--database-url", url]
+    if "pr" in args.rows:
+        pull_request(args.runs, validate, base)
+    if "apply" in args.rows or "first" in args.rows:
+        registry(args, validate, lambda url, rev: run(apply_command(repo, url, rev), env))
 
-    figures = interleaved(args.runs, {"validate": validate(), "validate --base": validate("--base", base)})
+
+def pull_request(runs: int, validate: Callable[..., Callable[[], tuple[float, float]]], base: str) -> None:
+    figures = interleaved(runs, {"validate": validate(), "validate --base": validate("--base", base)})
     full, pr = figures["validate"], figures["validate --base"]
     print(f"validate --rev HEAD:                 {full[0]:.2f} s, {full[1]:.0f} MB")
     print(
@@ -140,19 +147,35 @@ def main() -> None:
         f"{pr[1]:.0f} MB ({pr[1] / full[1]:.2f}x, target 1.2x)"
     )
 
+
+def apply_command(repo: Path, url: str, rev: str) -> list[str]:
+    return [EXE, "apply", str(repo), "--rev", rev, "--target", "registry", "--database-url", url]
+
+
+def registry(
+    args: argparse.Namespace,
+    validate: Callable[..., Callable[[], tuple[float, float]]],
+    apply: Callable[[str, str], tuple[float, float]],
+) -> None:
+    base, head = "HEAD~1", "HEAD"
     url, drop = scratch_database(args.database_url)
     empty_url, drop_empty = scratch_database(args.database_url)
     try:
-        run(apply(url, base), env)
+        apply(url, base)
 
         def one_entry() -> tuple[float, float]:
-            run(apply(url, base), env)  # back to the base, untimed
-            return run(apply(url, head), env)
+            apply(url, base)  # back to the base, untimed
+            return apply(url, head)
 
-        figures = interleaved(args.runs, {"validate": validate(), "apply one entry": one_entry})
-        check, one = figures["validate"], figures["apply one entry"]
-        print(f"validate --rev HEAD:                 {check[0]:.2f} s")
-        print(f"apply --target registry, one entry:  {one[0]:.2f} s ({one[0] / check[0]:.2f}x, target 1.1x)")
+        if "apply" in args.rows:
+            figures = interleaved(args.runs, {"validate": validate(), "apply one entry": one_entry})
+            check, one = figures["validate"], figures["apply one entry"]
+            print(f"validate --rev HEAD:                 {check[0]:.2f} s")
+            print(
+                f"apply --target registry, one entry:  {one[0]:.2f} s ({one[0] / check[0]:.2f}x, target 1.1x)"
+            )
+        if "first" not in args.rows:
+            return
 
         with tempfile.TemporaryDirectory(prefix="mcpgitops-cost-") as tmp:
             floor = psql_copy_floor(url, empty_url, Path(tmp))
@@ -160,7 +183,7 @@ def main() -> None:
             def first_apply() -> tuple[float, float]:
                 fresh, drop_fresh = scratch_database(args.database_url)
                 try:
-                    return run(apply(fresh, head), env)
+                    return apply(fresh, head)
                 finally:
                     drop_fresh()
 

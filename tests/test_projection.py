@@ -7,7 +7,7 @@ from reconciler.policy.loader import compile_policy
 from reconciler.policy.projection import build_trie, project
 
 
-def paths_of(*expressions: str) -> frozenset[tuple[str, ...]] | None:
+def reads_of(*expressions: str) -> dict[str, frozenset[tuple[str, ...]] | None]:
     doc = Document(
         "p.yaml",
         {
@@ -18,22 +18,29 @@ def paths_of(*expressions: str) -> frozenset[tuple[str, ...]] | None:
             "validations": [{"expression": e, "message": "m"} for e in expressions],
         },
     )
-    return compile_policy(doc).object_paths
+    return compile_policy(doc).reads
 
 
 def test_paths_ignore_method_calls_and_null_tests() -> None:
-    assert paths_of(
+    assert reads_of(
         "object.spec.keyPrefix.endsWith(':')", "oldObject == null || oldObject.claims.size() > 0"
-    ) == {
-        ("spec", "keyPrefix"),
-        ("claims",),
+    ) == {"object": {("spec", "keyPrefix")}, "oldObject": {("claims",)}}
+    # A null test alone reads nothing inside the base object, but needs it bound.
+    assert reads_of("oldObject == null || object.spec.replicas > 1") == {
+        "object": {("spec", "replicas")},
+        "oldObject": frozenset(),
     }
 
 
+def test_an_object_never_named_is_not_read() -> None:
+    assert reads_of("object.spec.replicas > 1") == {"object": {("spec", "replicas")}}
+    assert reads_of("size(repo.MCPServer) > 0") == {}
+
+
 def test_whole_object_use_disables_projection() -> None:
-    assert paths_of("size(object) > 0") is None
-    assert paths_of("object['spec'] != null") is None
-    assert paths_of("oldObject == object") is None
+    assert reads_of("size(object) > 0") == {"object": None}
+    assert reads_of("object['spec'] != null") == {"object": None}
+    assert reads_of("oldObject == object") == {"object": None, "oldObject": None}
 
 
 def test_projection_keeps_referenced_subtrees_only() -> None:

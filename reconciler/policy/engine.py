@@ -18,7 +18,7 @@ from reconciler.policy.entries import EntryIndex
 from reconciler.policy.functions import build_functions
 from reconciler.policy.loader import CompiledPolicy, CompiledValidation, PolicySet
 from reconciler.policy.model import KINDS
-from reconciler.policy.projection import build_trie, project
+from reconciler.policy.projection import Trie, build_trie, project
 from reconciler.policy.registry import pruned_entries
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
 
@@ -99,14 +99,9 @@ class _Evaluator:
             # the targeted registry server release and what it does (reconciler/registry_server.py)
             "server": self.repo.settings.registryServer.capabilities().to_cel(),
         }
-        paths: set[tuple[str, ...]] = set()
-        whole = False
-        for policy in policies:
-            if policy.object_paths is None:
-                whole = True
-            else:
-                paths |= policy.object_paths
-        trie = None if whole else build_trie(paths)
+        _, object_trie = _trie(policies, "object")
+        # Most policies never look at the base revision's object: then it is not converted at all.
+        reads_old, old_trie = _trie(policies, "oldObject")
         repo_view = self.repo_view(policies)
         if repo_view is not None:
             variables["repo"] = repo_view
@@ -114,9 +109,13 @@ class _Evaluator:
         for doc in docs:
             key = _identity(doc, self.namespace)
             old = self.old.get(key) if key is not None else None
+            if old is None or not reads_old:
+                old_bound = None
+            else:
+                old_bound = old if old_trie is None else project(old, old_trie)
             bound = {
-                "object": doc.data if trie is None else project(doc.data, trie),
-                "oldObject": old if trie is None or old is None else project(old, trie),
+                "object": doc.data if object_trie is None else project(doc.data, object_trie),
+                "oldObject": old_bound,
                 "request": {
                     "kind": kind,
                     "path": doc.path,
@@ -193,6 +192,18 @@ class _Evaluator:
                 f"policy {policy.id} ({policy.path}) failed to evaluate: {what}",
             )
         )
+
+
+def _trie(policies: list[CompiledPolicy], variable: str) -> tuple[bool, Trie | None]:
+    """Whether any of `policies` names `variable`, and the trie of the paths they read in it (None:
+    the whole object)."""
+    named = [p.reads[variable] for p in policies if variable in p.reads]
+    paths: set[tuple[str, ...]] = set()
+    for read in named:
+        if read is None:
+            return True, None
+        paths |= read
+    return bool(named), build_trie(paths)
 
 
 def _judgeable(policy: CompiledPolicy, inputs: Inputs) -> bool:

@@ -25,8 +25,12 @@ _REPO_KIND = re.compile(r"\brepo\.([A-Za-z]+)\b")
 _REPO_ANY = re.compile(r"\brepo\b(?!\.[A-Za-z])")
 # `object.a.b` / `oldObject.a.b` chains, and any other use of either (passed whole, compared, indexed
 # with []); a null test of `oldObject` reads nothing inside it.
-_OBJECT_PATH = re.compile(r"(?<![\w.])(?:object|oldObject)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
-_OBJECT_ANY = re.compile(r"(?<![\w.])(?:object|oldObject)\b(?!\.[A-Za-z_])")
+_BOUND_OBJECTS = ("object", "oldObject")
+_OBJECT_NAMED = {name: re.compile(rf"(?<![\w.]){name}\b") for name in _BOUND_OBJECTS}
+_OBJECT_PATH = {
+    name: re.compile(rf"(?<![\w.]){name}((?:\.[A-Za-z_][A-Za-z0-9_]*)+)") for name in _BOUND_OBJECTS
+}
+_OBJECT_ANY = {name: re.compile(rf"(?<![\w.]){name}\b(?!\.[A-Za-z_])") for name in _BOUND_OBJECTS}
 _NULL_TEST = re.compile(r"\boldObject\s*[!=]=\s*null\b|\bnull\s*[!=]=\s*oldObject\b")
 _STRING_LITERAL = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
 
@@ -60,8 +64,9 @@ class CompiledPolicy:
     validations: list[CompiledValidation]
     # Kinds the policy reads through `repo.<Kind>`; None means the whole `repo`.
     repo_kinds: frozenset[str] | None = frozenset()
-    # The `object.a.b` (and `oldObject.a.b`) paths the policy reads; None when it uses either whole.
-    object_paths: frozenset[tuple[str, ...]] | None = None
+    # The `object.a.b` / `oldObject.a.b` paths the policy reads, by variable: None when it uses that
+    # variable whole; a variable it never names is absent (the engine need not bind it at all).
+    reads: dict[str, frozenset[tuple[str, ...]] | None] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -156,13 +161,22 @@ def compile_policy(doc: Document) -> CompiledPolicy:
         )
     code = " ".join(_STRING_LITERAL.sub("''", s) for s in sources)
     repo_kinds = None if _REPO_ANY.search(code) else frozenset(_REPO_KIND.findall(code))
-    object_paths = None if _OBJECT_ANY.search(_NULL_TEST.sub("true", code)) else _object_paths(code)
-    return CompiledPolicy(policy, doc.path, compiled, repo_kinds, object_paths)
+    return CompiledPolicy(policy, doc.path, compiled, repo_kinds, _reads(code))
 
 
-def _object_paths(code: str) -> frozenset[tuple[str, ...]]:
+def _reads(code: str) -> dict[str, frozenset[tuple[str, ...]] | None]:
+    reads: dict[str, frozenset[tuple[str, ...]] | None] = {}
+    without_null_tests = _NULL_TEST.sub("true", code)
+    for name in _BOUND_OBJECTS:
+        if not _OBJECT_NAMED[name].search(code):
+            continue
+        reads[name] = None if _OBJECT_ANY[name].search(without_null_tests) else _paths(code, name)
+    return reads
+
+
+def _paths(code: str, name: str) -> frozenset[tuple[str, ...]]:
     paths = set()
-    for match in _OBJECT_PATH.finditer(code):
+    for match in _OBJECT_PATH[name].finditer(code):
         path = match.group(1).lstrip(".").split(".")
         if code[match.end() :].lstrip().startswith("("):
             path = path[:-1]  # `object.x.endsWith(...)`: a method call on x, not a field of it
