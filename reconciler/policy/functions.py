@@ -14,7 +14,11 @@ from reconciler.policy.registry import registry_functions
 
 # Environment variables whose literal value is a credential.
 _SECRET_ENV_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY)", re.IGNORECASE)
+# What every name _SECRET_ENV_NAME matches holds, upper-cased.
+_SECRET_ENV_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY")
 _URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
+# The same, anywhere in a document's text (a prefilter: a match is checked value by value).
+_URL_USERINFO_IN_TEXT = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 
 
 def _url_has_password(text: str) -> bool:
@@ -93,13 +97,29 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
 
 
 def secrets_of(document: Document) -> list[dict[str, str]]:
-    # Every kind of secret needs a literal marker in the text: `@` in a URL with credentials, a
-    # `value` key, or `isSecret`; most documents have none, and a substring test is far cheaper than
-    # the walk.
     text = document.text
-    if text and "@" not in text and "value" not in text and "isSecret" not in text:
+    if text and not _may_hold_secret(text):
         return []
     return secrets_in(document.data)
+
+
+def _may_hold_secret(text: str) -> bool:
+    """Whether a document's text could hold any secret `secrets_in` finds; a substring test is far
+    cheaper than the walk, and most documents fail it. Every kind of secret spells its markers in the
+    text: `scheme://user:password@` for a URL, a `value` key beside a secret-looking name, `isSecret`
+    beside a `default` or `value` key. Escapes (JSON `\\u0040`, YAML `"\\x40"`) could hide a
+    marker, so text with a backslash is always walked."""
+    if "\\" in text:
+        return True
+    if "@" in text and _URL_USERINFO_IN_TEXT.search(text):
+        return True
+    has_value = "value" in text
+    if "isSecret" in text and (has_value or "default" in text):
+        return True
+    if has_value:
+        upper = text.upper()
+        return any(word in upper for word in _SECRET_ENV_WORDS)
+    return False
 
 
 def build_functions(

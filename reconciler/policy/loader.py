@@ -88,7 +88,20 @@ class PolicySet:
         return [p for p in self.policies if kind in p.policy.match.kinds]
 
 
-def _inline_variables(expression: str, variables: dict[str, str], where: str) -> str:
+@dataclass(frozen=True)
+class _Place:
+    """`file:line` of a field of a policy file, spelled out only when an error message needs it:
+    locating a field parses the file again for positions, which a run without errors never needs."""
+
+    doc: Document
+    field_path: tuple[str | int, ...]
+
+    def __str__(self) -> str:
+        line, _ = self.doc.locate(self.field_path)
+        return f"{self.doc.path}:{line}"
+
+
+def _inline_variables(expression: str, variables: dict[str, str], where: _Place) -> str:
     """Replace `variables.x` with `(expression of x)`, outside string literals. Inlining (rather than
     binding a `variables` map per object) keeps one CEL context per object: rebinding costs a full
     conversion of the object."""
@@ -101,7 +114,7 @@ def _inline_variables(expression: str, variables: dict[str, str], where: str) ->
     return "".join(out)
 
 
-def _substitute(code: str, variables: dict[str, str], where: str) -> str:
+def _substitute(code: str, variables: dict[str, str], where: _Place) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in variables:
@@ -111,7 +124,7 @@ def _substitute(code: str, variables: dict[str, str], where: str) -> str:
     return _VARIABLE_REF.sub(replace, code)
 
 
-def _compile(expression: str, where: str) -> Any:
+def _compile(expression: str, where: _Place) -> Any:
     try:
         return cel.compile(expression)
     except ValueError as exc:
@@ -119,9 +132,8 @@ def _compile(expression: str, where: str) -> Any:
 
 
 def compile_policy(doc: Document) -> CompiledPolicy:
-    def at(field_path: tuple[str | int, ...]) -> str:
-        line, _ = doc.locate(field_path)
-        return f"{doc.path}:{line}"
+    def at(field_path: tuple[str | int, ...]) -> _Place:
+        return _Place(doc, field_path)
 
     try:
         policy = Policy.model_validate(doc.data)
