@@ -28,6 +28,9 @@ class Validation:
     rules: dict[str, RuleInfo] = field(default_factory=dict)
     base: Repository | None = None
     policies: PolicySet = field(default_factory=PolicySet)
+    # Whether the report also judged a token's rules: a later validation can build on this one only
+    # when it did not (`previous=`).
+    token_verified: bool = False
 
 
 def validate(
@@ -39,16 +42,21 @@ def validate(
     policies: PolicySet | None = None,
     crds: CrdOptions | None = None,
     server_version: str | None = None,
+    previous: Validation | None = None,
 ) -> Validation:
     """Validate a repository. Raises SourceError (unreadable repository), PolicyError (a policy that
-    does not compile) and TokenError (a token that fails verification): all exit 2."""
+    does not compile) and TokenError (a token that fails verification): all exit 2.
+
+    `previous` is an earlier validation of the same repository (the daemon's last cycle): files it
+    shares with this revision are not parsed or checked again, and the findings of policies that read
+    only their own document are taken from it; the report is the one a cold run gives."""
     # Parsed documents are a million small acyclic containers on a large repository; the cyclic
     # garbage collector would rescan them all again and again while they are built (a third of the
     # run), and could free none of them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _validate(source, base, token, key_file, policies, crds, server_version)
+        return _validate(source, base, token, key_file, policies, crds, server_version, previous)
     finally:
         if collecting:
             gc.enable()
@@ -62,8 +70,12 @@ def _validate(
     policies: PolicySet | None,
     crds: CrdOptions | None,
     server_version: str | None,
+    previous: Validation | None,
 ) -> Validation:
-    repo = load_repository(source, crds=crds, server_version=server_version)
+    # The previous validation may have seen other CRDs (a cluster's, since upgraded): its manifests
+    # are checked again.
+    reused = previous.repo if previous is not None else None
+    repo = load_repository(source, reuse=reused, crds=crds, same_crds=False, server_version=server_version)
     policy_set = policies if policies is not None else load_policies(source, repo.settings.policies)
     claims = None
     if token is not None:
@@ -73,8 +85,22 @@ def _validate(
         base_repo = load_repository(base, reuse=repo, crds=crds, server_version=server_version)
         # The CRDs' transition rules compare each object with its version at the base (oldSelf).
         repo.findings += transition_findings(repo, base_repo)
-    report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
-    return Validation(repo, report, catalogue(policy_set.rules()), base_repo, policy_set)
+    if previous is not None and _plain(previous) and claims is None and base is None:
+        from reconciler.diff.findings import base_report  # diff builds on this module
+
+        # What `check` would answer, from less work: base_report serves any revision loaded beside
+        # one already validated without a token or base, here the previous one.
+        report = base_report(repo, previous, policy_set)
+    else:
+        report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
+    return Validation(
+        repo, report, catalogue(policy_set.rules()), base_repo, policy_set, token_verified=claims is not None
+    )
+
+
+def _plain(validation: Validation) -> bool:
+    """Validated without a token or a base revision: its findings are the documents' own."""
+    return validation.base is None and not validation.token_verified
 
 
 def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:

@@ -112,12 +112,13 @@ class _Reuse:
 
 
 class _Loader:
-    def __init__(self, source: Source, reuse: Repository | None = None) -> None:
+    def __init__(self, source: Source, reuse: Repository | None = None, same_crds: bool = True) -> None:
         self.repo = Repository(source=source)
         self.source = source
         self.max_bytes = self.repo.settings.maxFileBytes
         self.reuse = _Reuse(reuse) if reuse is not None else None
         self.config_missing = False
+        self.same_crds = same_crds
 
     def reused(self, path: str, into: list[Document]) -> bool:
         """Take `path`'s documents and findings from the other revision when its bytes are the same."""
@@ -242,7 +243,8 @@ class _Loader:
 
     def load_manifests(self, crds: CrdOptions) -> None:
         settings = self.repo.settings
-        if self.reuse is not None and self.reuse.settings == settings:
+        reuse_checks = self.same_crds and self.reuse is not None and self.reuse.settings == settings
+        if reuse_checks and self.reuse is not None:
             self.repo.catalog = self.reuse.catalog  # the same CRD sources: compiled once per run
         else:
             self.repo.catalog = load_catalog(
@@ -252,7 +254,7 @@ class _Loader:
         checker = ManifestChecker(self.repo.catalog)
         for path in self.walk(settings.manifests):
             before = len(self.repo.manifests)
-            if self.reused(path, self.repo.manifests):
+            if reuse_checks and self.reused(path, self.repo.manifests):
                 for doc in self.repo.manifests[before:]:
                     checker.register(doc)  # checked in the other revision; counted for this one
                 continue
@@ -298,18 +300,26 @@ def load_repository(
     reuse: Repository | None = None,
     crds: CrdOptions | None = None,
     server_version: str | None = None,
+    same_crds: bool = True,
 ) -> Repository:
     """Load a repository; `reuse` is another revision of it whose unchanged files are taken as they
     were loaded there; `crds` says where the CRDs come from (default: $MCP_GITOPS_CRDS, then the
     settings); `server_version` (the `--registry-server-version` flag) overrides
-    `registryServer.version`."""
+    `registryServer.version`. `same_crds`: whether `reuse` was checked against the CRDs this load
+    would use (one run); when not (the daemon's previous cycle: the cluster's CRDs may have changed
+    since), manifests are checked again and only the other files are taken."""
     if reuse is not None:
         # Read only what differs from the other revision (and what cannot be compared without reading).
         other = reuse.source
+        checked_again = () if same_crds else tuple(f.strip("/") for f in reuse.settings.manifests)
         source.prefetch(
-            p for p in source.walk(".") if (i := source.blob_id(p)) is None or i != other.blob_id(p)
+            p
+            for p in source.walk(".")
+            if (i := source.blob_id(p)) is None
+            or i != other.blob_id(p)
+            or any(p == f or p.startswith(f"{f}/") for f in checked_again)
         )
-    loader = _Loader(source, reuse)
+    loader = _Loader(source, reuse, same_crds)
     loader.load_settings()
     if server_version is not None:
         loader.repo.settings = loader.repo.settings.model_copy(

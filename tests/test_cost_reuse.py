@@ -1,6 +1,8 @@
-"""Issue 17: pull-request mode reuses the head's loaded files for the base where their blobs are the
-same. Reused (warm) and cold results must be identical: random edits between two commits, then the
-pipeline's warm run against a run where both revisions are loaded from scratch."""
+"""Issue 17: what is reused by content must give the results of a cold run. Pull-request mode loads
+the base beside the head, taking the head's files where the blobs are the same; the daemon validates a
+new revision beside its previous validation (`previous=`), taking unchanged files and the findings of
+policies that read only their own document. Random edits between two commits; the warm result is
+compared with a run where everything is loaded and evaluated from scratch."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from reconciler.pipeline import check, validate
 from reconciler.policy.engine import Inputs
 from reconciler.policy.loader import load_policies
 from reconciler.repository import Repository, load_repository, transition_findings
-from reconciler.source import open_source
+from reconciler.source import FolderSource, open_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from generate import write_repo
@@ -68,7 +70,15 @@ def _edit(repo: Path, rng: random.Random, files: list[Path]) -> str:
 
 
 def _key(finding: Finding) -> tuple[Any, ...]:
-    return (finding.path, finding.line, finding.column, finding.rule, finding.severity.value, finding.message)
+    return (
+        finding.path,
+        finding.line,
+        finding.column,
+        finding.rule,
+        finding.severity.value,
+        finding.message,
+        finding.waived,
+    )
 
 
 def _documents(repo: Repository) -> list[tuple[Any, ...]]:
@@ -78,10 +88,8 @@ def _documents(repo: Repository) -> list[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_reused_base_gives_the_findings_of_a_cold_load(
-    tmp_path: Path, toolhive_crds: Path, seed: int
-) -> None:
+def _history(tmp_path: Path, seed: int) -> tuple[Path, list[str]]:
+    """A generated repository committed, randomly edited and committed again (the work tree is HEAD)."""
     rng = random.Random(seed)
     repo = write_repo(tmp_path / "repo", 24, 12, seed)
     _git(repo, "init", "-q")
@@ -91,6 +99,14 @@ def test_reused_base_gives_the_findings_of_a_cold_load(
     done = [_edit(repo, rng, files) for _ in range(rng.randint(1, 6))]
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "head")
+    return repo, done
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reused_base_gives_the_findings_of_a_cold_load(
+    tmp_path: Path, toolhive_crds: Path, seed: int
+) -> None:
+    repo, done = _history(tmp_path, seed)
     crds = CrdOptions(locations=(str(toolhive_crds),))
 
     warm = validate(open_source(repo, "HEAD"), base=open_source(repo, "HEAD~1"), crds=crds)
@@ -105,3 +121,51 @@ def test_reused_base_gives_the_findings_of_a_cold_load(
     assert sorted(map(_key, warm.base.findings)) == sorted(map(_key, base.findings)), done
     assert _documents(warm.base) == _documents(base), done
     assert warm.report.files == cold.files, done
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("folder", [False, True], ids=["revisions", "folders"])
+def test_next_cycle_gives_the_findings_of_a_cold_validation(
+    tmp_path: Path, toolhive_crds: Path, seed: int, folder: bool
+) -> None:
+    """Between daemon cycles: by Git blob id, or by digest when the revision is a folder."""
+    repo, done = _history(tmp_path, seed)
+    crds = CrdOptions(locations=(str(toolhive_crds),))
+    previous = validate(open_source(repo, "HEAD~1"), crds=crds)
+
+    def current() -> Any:
+        return FolderSource(repo) if folder else open_source(repo, "HEAD")
+
+    warm = validate(current(), crds=crds, previous=previous)
+    cold = validate(current(), crds=crds)
+
+    assert sorted(map(_key, warm.report.findings)) == sorted(map(_key, cold.report.findings)), done
+    assert _documents(warm.repo) == _documents(cold.repo), done
+    assert (warm.report.files, warm.report.unjudged, warm.report.selection) == (
+        cold.report.files,
+        cold.report.unjudged,
+        cold.report.selection,
+    ), done
+    # Unchanged entries are the previous cycle's very documents: neither parsed nor checked again.
+    previous_entries = {id(d) for d in previous.repo.entries}
+    assert sum(id(d) in previous_entries for d in warm.repo.entries) >= len(warm.repo.entries) - 6, done
+
+
+def test_next_cycle_checks_manifests_against_the_crds_of_now(tmp_path: Path, toolhive_crds: Path) -> None:
+    """The cluster's CRDs may change between cycles: unchanged manifests are checked again."""
+    repo, _ = _history(tmp_path, 0)
+    server = next((repo / "manifests").glob("mcpserver-*.yaml"))
+    server.write_text(server.read_text().replace("proxyPort: 8080", "proxyPort: 'not a port'"))
+    without = validate(FolderSource(repo), crds=CrdOptions(locations=("",)))
+    assert not [f for f in without.report.findings if f.rule == "crd-schema"]
+
+    crds = CrdOptions(locations=(str(toolhive_crds),))
+    warm = validate(FolderSource(repo), crds=crds, previous=without)
+
+    expected = [_key(f) for f in validate(FolderSource(repo), crds=crds).report.findings]
+    assert (
+        [_key(f) for f in warm.report.findings if f.rule == "crd-schema"]
+        == [k for k in expected if k[3] == "crd-schema"]
+        != []
+    )
+    assert sorted(map(_key, warm.report.findings)) == sorted(expected)
