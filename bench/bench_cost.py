@@ -21,6 +21,7 @@ Scratch databases are created in the server of --database-url and dropped.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -33,9 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_daemon import DaemonProcess, git, make_remote
+from bench_daemon import scratch_database as daemon_database
 from bench_diff import history
 from bench_registry import scratch_database
-from bench_validate import UPSTREAM_CRDS
+from bench_validate import UPSTREAM_CRDS, generated_repo
 
 EXE = str(Path(sys.executable).parent / "mcp-gitops")
 DEFAULT_URL = os.environ.get("MCP_GITOPS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -119,8 +122,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a server that allows CREATE DATABASE")
     parser.add_argument(
-        "--rows", nargs="+", choices=["pr", "apply", "first"], default=["pr", "apply", "first"]
+        "--rows",
+        nargs="+",
+        choices=["pr", "apply", "first", "daemon"],
+        default=["pr", "apply", "first", "daemon"],
     )
+    parser.add_argument("--commits", type=int, default=7, help="one-entry commits for the daemon row")
     args = parser.parse_args()
     manifests = args.manifests if args.manifests is not None else args.entries // 10
     repo, base, head = history(args.entries, manifests)
@@ -136,6 +143,8 @@ def main() -> None:
         pull_request(args.runs, validate, base)
     if "apply" in args.rows or "first" in args.rows:
         registry(args, validate, lambda url, rev: run(apply_command(repo, url, rev), env))
+    if "daemon" in args.rows:
+        daemon(args, manifests, env, validate)
 
 
 def pull_request(runs: int, validate: Callable[..., Callable[[], tuple[float, float]]], base: str) -> None:
@@ -194,6 +203,61 @@ def registry(
     finally:
         drop()
         drop_empty()
+
+
+def daemon(
+    args: argparse.Namespace,
+    manifests: int,
+    env: dict[str, str],
+    validate: Callable[..., Callable[[], tuple[float, float]]],
+) -> None:
+    """A daemon process follows a bare repository of the generated tree; each of --commits commits
+    changes one entry's description and is announced by a webhook; the clock runs from the end of the
+    push until the new description is in PostgreSQL. Beside it: `validate` of the repository."""
+    with tempfile.TemporaryDirectory(prefix="mcpgitops-cost-daemon-") as tmp_name:
+        tmp = Path(tmp_name)
+        bare, work = make_remote(tmp, generated_repo(args.entries, manifests))
+        entry = sorted((work / "entries").rglob("*.json"))[0]
+        body = json.loads(entry.read_text())
+        name, version = body["server"]["name"], body["server"]["version"]
+        samples: list[float] = []
+        with daemon_database(args.database_url) as db_url:
+            process = DaemonProcess(bare, db_url, tmp / "state", tmp / "daemon.log", "--no-watch", env=env)
+            try:
+                process.wait_cycles(1, 600)
+                for n in range(args.commits):
+                    body["server"]["description"] = f"edit {n}"
+                    entry.write_text(json.dumps(body, indent=2))
+                    git("commit", "--quiet", "-am", f"edit {n}", cwd=work)
+                    git("push", "--quiet", "origin", "main", cwd=work)
+                    pushed = time.perf_counter()
+                    process.webhook(git("rev-parse", "HEAD", cwd=work))
+                    while _description(db_url, name, version) != f"edit {n}":
+                        if time.perf_counter() - pushed > 60:
+                            raise SystemExit(
+                                f"commit {n} not applied after 60 s: {process.log.read_text()[-2000:]}"
+                            )
+                        time.sleep(0.01)
+                    samples.append(time.perf_counter() - pushed)
+            finally:
+                process.stop()
+    check = statistics.median(validate()()[0] for _ in range(3))
+    p50 = statistics.median(samples)
+    print(f"validate --rev HEAD:                 {check:.2f} s (median of 3)")
+    print(
+        f"daemon, one-entry commit -> row:     p50 {p50:.2f} s, max {max(samples):.2f} s over "
+        f"{len(samples)} commits ({p50 / check:.2f}x of validate; target <= 1 s at 10k)"
+    )
+
+
+def _description(url: str, name: str, version: str) -> str | None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT description FROM entry_version WHERE name = %s AND version = %s", [name, version]
+        ).fetchone()
+        return row[0] if row else None
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from reconciler.targets import Hook, TargetError
 
 if TYPE_CHECKING:
     from reconciler.crds.sources import CrdOptions
+    from reconciler.pipeline import Validation
     from reconciler.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ class Cycle:
         self._last_invalid_digest: str | None = None
         self._last_invalid_message = ""
         self._record: CycleRecord | None = None
+        # The last validation: the next revision is validated beside it, so that only what changed is
+        # parsed, checked and evaluated again (one revision's documents are kept between cycles).
+        self._previous: Validation | None = None
 
     # -- helpers --
 
@@ -290,7 +294,11 @@ class Cycle:
             ) from None
         try:
             crds = self._crd_options()
-            validation = self._timed(record, "validate", lambda: pipeline.validate(source, crds=crds))
+            previous = self._previous
+            validation = self._timed(
+                record, "validate", lambda: pipeline.validate(source, crds=crds, previous=previous)
+            )
+            self._previous = validation
         except (SourceError, PolicyError) as exc:  # the revision cannot be validated at all
             self._last_invalid_digest = checkout.digest
             self._last_full_pass = time.monotonic()
