@@ -229,4 +229,7 @@ def unjudged(repo: Repository, policies: PolicySet, inputs: Inputs) -> list[str]
 
 
 def evaluate(repo: Repository, policies: PolicySet, inputs: Inputs | None = None) -> list[Finding]:
-    return _Evaluator(repo, policies, inputs or Inputs()).run()
+    inputs = inputs or Inputs()
+    if not any(_judgeable(p, inputs) for p in policies.policies):
+        return []  # nothing to run: the indexes over every entry are not built either
+    return _Evaluator(repo, policies, inputs).run()
