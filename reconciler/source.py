@@ -12,7 +12,7 @@ import posixpath
 import stat
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -81,11 +81,14 @@ class FolderSource(Source):
     """A folder on disk. Paths are handled as strings: on a large repository, `pathlib` and one
     `realpath` per file cost more than parsing the files."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], blob_ids: Mapping[str, str] | None = None) -> None:
         if not os.path.isdir(path):
             raise SourceError(f"{path}: not a folder")
         self.root = os.path.realpath(path)
         self.label = str(path)
+        # Git blob ids by path, when the folder is known to hold exactly one commit's tree (the
+        # daemon's checkout): its files then compare with another revision's without being read.
+        self._blob_ids: Mapping[str, str] = blob_ids or {}
         self._inside: dict[str, bool] = {}
         # Paths `walk` listed but that cannot be read (an unlistable folder, a bad name): `read`
         # raises these, so the loader reports each as a finding instead of skipping it silently.
@@ -93,6 +96,9 @@ class FolderSource(Source):
 
     def _contains(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
+
+    def blob_id(self, path: str) -> str | None:
+        return self._blob_ids.get(path.strip("/"))
 
     def _folder_inside(self, folder: str) -> bool:
         """Whether a folder resolves inside the root (cached: a repository has few folders)."""

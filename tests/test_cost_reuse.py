@@ -69,6 +69,16 @@ def _edit(repo: Path, rng: random.Random, files: list[Path]) -> str:
     return f"{action} {target.relative_to(repo)}"
 
 
+def _blob_ids(repo: Path) -> dict[str, str]:
+    listing = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout
+    return {
+        name: meta.split()[2]
+        for meta, _, name in (record.partition("\t") for record in listing.split("\0") if record)
+    }
+
+
 def _key(finding: Finding) -> tuple[Any, ...]:
     return (
         finding.path,
@@ -124,17 +134,20 @@ def test_reused_base_gives_the_findings_of_a_cold_load(
 
 
 @pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("folder", [False, True], ids=["revisions", "folders"])
+@pytest.mark.parametrize("mode", ["revisions", "folders", "checkout"])
 def test_next_cycle_gives_the_findings_of_a_cold_validation(
-    tmp_path: Path, toolhive_crds: Path, seed: int, folder: bool
+    tmp_path: Path, toolhive_crds: Path, seed: int, mode: str
 ) -> None:
-    """Between daemon cycles: by Git blob id, or by digest when the revision is a folder."""
+    """Between daemon cycles: by Git blob id (a revision, or the daemon's checkout of one, a folder
+    whose blob ids are known), or by digest when the revision is a plain folder."""
     repo, done = _history(tmp_path, seed)
     crds = CrdOptions(locations=(str(toolhive_crds),))
     previous = validate(open_source(repo, "HEAD~1"), crds=crds)
 
     def current() -> Any:
-        return FolderSource(repo) if folder else open_source(repo, "HEAD")
+        if mode == "revisions":
+            return open_source(repo, "HEAD")
+        return FolderSource(repo, blob_ids=_blob_ids(repo) if mode == "checkout" else None)
 
     warm = validate(current(), crds=crds, previous=previous)
     cold = validate(current(), crds=crds)
@@ -169,3 +182,18 @@ def test_next_cycle_checks_manifests_against_the_crds_of_now(tmp_path: Path, too
         != []
     )
     assert sorted(map(_key, warm.report.findings)) == sorted(expected)
+
+
+def test_the_daemons_checkout_knows_its_blob_ids(tmp_path: Path) -> None:
+    """The mirror's checkout is exactly one commit's tree: its files compare by blob id, unread."""
+    from reconciler.daemon.gitsync import GitMirror
+
+    repo = write_repo(tmp_path / "repo", 6, 2, 1)
+    (repo / "link.yaml").symlink_to("registry.yaml")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    source = GitMirror(str(repo), "main", tmp_path / "state").fetch().open()
+    assert source.blob_id("mcp-gitops.yaml") == _blob_ids(repo)["mcp-gitops.yaml"]
+    assert source.blob_id("link.yaml") is None  # a link is read, so its target is checked
+    assert FolderSource(repo).blob_id("mcp-gitops.yaml") is None  # a plain folder: by digest

@@ -174,10 +174,25 @@ class GitMirror:
             self._git_in(work, "checkout", "--quiet", "--detach", "--force", revision)
             self._git_in(work, "clean", "-ffdxq")  # nothing but the revision's files
         self._checked_out_revision = revision
-        source = FolderSource(work)
+        source = FolderSource(work, blob_ids=self._blob_ids(revision))
         source.revision = revision  # the folder is exactly this commit: bookkeeping records it
         source.label = f"{self.label}@{revision[:12]}"
         return source
+
+    def _blob_ids(self, revision: str) -> dict[str, str]:
+        """Path -> Git blob id of the revision's files (symbolic links left out: those are read), so
+        that the next cycle takes the files it shares with this one without reading them."""
+        try:
+            listing = self._git("ls-tree", "-r", "-z", "--full-tree", revision)
+        except (TransientError, UnicodeError):
+            return {}  # then every file is read and compared by its digest
+        ids: dict[str, str] = {}
+        for record in listing.split("\0"):
+            meta, _, name = record.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[1] == "blob" and fields[0] != "120000":
+                ids[name] = fields[2]
+        return ids
 
     def _git_in(self, work: Path, *args: str) -> None:
         done = subprocess.run(
