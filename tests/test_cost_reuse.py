@@ -47,7 +47,9 @@ def _edit(repo: Path, rng: random.Random, files: list[Path]) -> str:
     elif action == "describe":
         target.write_text(text.replace("MCP server", "Edited server", 1))
     elif action == "claims":
-        target.write_text(text.replace("team", "group", 1))
+        # Claims that differ from the other versions of the name (claims-inconsistent), or a
+        # manifest key that is not in the schema.
+        target.write_text(text.replace("org", "team", 1))
     elif action == "delete":
         target.unlink()
         files.remove(target)
@@ -108,7 +110,7 @@ def _history(tmp_path: Path, seed: int) -> tuple[Path, list[str]]:
     files = sorted(p for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts and p.parent != repo)
     done = [_edit(repo, rng, files) for _ in range(rng.randint(1, 6))]
     _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "head")
+    _git(repo, "commit", "-qm", "head", "--allow-empty")  # an edit may leave the text as it was
     return repo, done
 
 
