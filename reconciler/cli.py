@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from reconciler import __version__
+from reconciler import version
 from reconciler.extras import MissingExtraError
 
 # command name -> "module:attribute" of a click.Command
@@ -58,8 +58,23 @@ class LazyGroup(click.Group):
 DEBUG_ENV = "MCP_GITOPS_DEBUG"
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click's own version_option needs the version when the command is built, so every run would pay
+    # for importlib.metadata; this looks it up only when asked.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"mcp-gitops, version {version()}")
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mcp-gitops")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--debug",
     is_flag=True,

@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler import __version__
+from reconciler import version
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_TIMEOUT = 10.0
@@ -56,7 +56,7 @@ class GitHub:
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/vnd.github+json")
         request.add_header("X-GitHub-Api-Version", "2022-11-28")
-        request.add_header("User-Agent", f"mcp-gitops/{__version__}")
+        request.add_header("User-Agent", f"mcp-gitops/{version()}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:

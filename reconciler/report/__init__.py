@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reconciler import __version__
+from reconciler import version
 from reconciler.findings import Report
 from reconciler.rules import RuleInfo
 
@@ -21,7 +21,10 @@ class ReportContext:
     # paths with it so annotations and SARIF locations resolve from the checkout root.
     root: str = ""
     revision: str | None = None
-    tool_version: str = __version__
+
+    @property
+    def tool_version(self) -> str:
+        return version()
 
 
 Renderer = Callable[[Report, ReportContext], str]
