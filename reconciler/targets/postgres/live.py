@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from psycopg import sql
 
 from reconciler.targets.postgres.schema import SchemaInfo, SchemaKind
+from reconciler.targets.postgres.writer import PACKAGE_COLUMNS
 
 # Bump when the mapping from entry files to rows changes: revisions applied before are then compared in
 # full once instead of being trusted.
@@ -291,20 +292,8 @@ def version_rows_of(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return {(n, v): (i, p) for n, v, i, p in rows}
 
 
-_PACKAGE_COLUMNS = (
-    "registry_type",
-    "pkg_registry_url",
-    "pkg_identifier",
-    "pkg_version",
-    "runtime_hint",
-    "runtime_arguments",
-    "package_arguments",
-    "sha256_hash",
-    "transport",
-    "transport_url",
-    "env_vars",
-    "transport_headers",
-)
+# the writer's columns less the key that joins them to mcp_server
+_PACKAGE_COLUMNS = PACKAGE_COLUMNS[1:]
 
 
 def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
