@@ -129,31 +129,22 @@ class RegistryPlan:
         # as a TargetError while planning; rows another repository owns are findings at their file.
         conflicts: list[OwnerConflict] = self.diff.conflicts if self.diff is not None else []
         return [
-            Finding(
-                REGISTRY_OWNER_CONFLICT_RULE,
-                Severity.ERROR,
-                c.path or self.config_path or SETTINGS_FILE,
-                1 if c.path or self.config_path else 0,
-                0,
-                f"registry ({self.database}): {c.message}",
-            )
-            for c in conflicts
+            self._finding(REGISTRY_OWNER_CONFLICT_RULE, Severity.ERROR, c.path, c.message) for c in conflicts
         ]
 
     def differences(self) -> list[Finding]:
         if self.diff is None:
             return []
         return [
-            Finding(
-                DRIFT_RULE,
-                Severity.WARNING,
-                change.path or self.config_path or SETTINGS_FILE,
-                1 if change.path or self.config_path else 0,
-                0,
-                f"registry ({self.database}): {render_change(change).strip()}",
-            )
+            self._finding(DRIFT_RULE, Severity.WARNING, change.path, render_change(change).strip())
             for change in self.diff.registry_changes
         ]
+
+    def _finding(self, rule: str, severity: Severity, path: str | None, message: str) -> Finding:
+        """A finding at the file a row comes from, else the registry config, else the settings file."""
+        where = path or self.config_path
+        message = f"registry ({self.database}): {message}"
+        return Finding(rule, severity, where or SETTINGS_FILE, 1 if where else 0, 0, message)
 
     def to_json(self) -> dict[str, Any]:
         changes = self.diff.changes if self.diff is not None else []
