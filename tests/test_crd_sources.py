@@ -118,6 +118,20 @@ def test_settings_name_crds_in_the_repository_and_the_command_line_overrides_the
     assert "nowhere: no such file or folder" in result.output
 
 
+def test_a_plain_http_url_from_the_repository_is_refused_before_any_request(
+    crd_server: _Server, tmp_path: Path
+) -> None:
+    # The operator's --crds may name a loopback HTTP server (as the tests above do); the repository's
+    # settings may not: a pull request must not reach services listening on the machine running the check.
+    root = write_repo(tmp_path / "repo")
+    (root / "mcp-gitops.yaml").write_text(f"crds: ['{crd_server.url}/{{version}}/crds.yaml']\n")
+    served_before = len(crd_server.requests)
+    result = CliRunner().invoke(cli, ["validate", str(root)], env={"MCP_GITOPS_CRDS": ""})
+    assert result.exit_code == 2
+    assert "HTTPS only" in result.output
+    assert len(crd_server.requests) == served_before
+
+
 @pytest.mark.kube
 def test_crds_from_the_cluster(kube: KubeCluster, kube_namespace: str, tmp_path: Path) -> None:
     groups = kube.dynamic.resources.get(api_version=V1, kind="MCPGroup")

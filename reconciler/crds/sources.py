@@ -100,9 +100,13 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
-def download(url: str, timeout: float) -> bytes:
+def download(url: str, timeout: float, *, loopback_http: bool) -> bytes:
+    """`loopback_http`: plain HTTP to a loopback address is allowed — only for a location the operator
+    gave; a URL from the repository's settings is HTTPS, so a pull request cannot send requests to
+    services listening on the machine that runs the check."""
     parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
+    plain_ok = loopback_http and parts.scheme == "http" and _loopback(parts.hostname)
+    if parts.scheme != "https" and not plain_ok:
         raise CrdSourceError(f"{url}: CRDs are downloaded over HTTPS only")
     request = urllib.request.Request(url, headers={"Accept": "application/yaml, text/plain, */*"})
     try:
@@ -118,11 +122,11 @@ def download(url: str, timeout: float) -> bytes:
     return body
 
 
-def _from_url(url: str, timeout: float) -> list[Mapping[str, Any]]:
+def _from_url(url: str, timeout: float, *, loopback_http: bool) -> list[Mapping[str, Any]]:
     cached = cache_dir() / (hashlib.sha256(url.encode()).hexdigest() + ".yaml")
     if cached.is_file():
         return _crds_in(url, cached.read_bytes())
-    body = download(url, timeout)
+    body = download(url, timeout, loopback_http=loopback_http)
     crds = _crds_in(url, body)  # checked before it is cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -241,7 +245,7 @@ def load_catalog(
     for location in locations:
         resolved = _resolve(location, operator_version)
         if is_url(resolved):
-            crds += _from_url(resolved, options.timeout)
+            crds += _from_url(resolved, options.timeout, loopback_http=not in_repo)
         elif in_repo:
             crds += _from_repository(source, resolved)
         else:
