@@ -9,7 +9,9 @@ manager), `desired` (manifests -> objects), `planner` (live state, dry runs, pru
 
 # The names below are imported on first use, so that importing one module of the target (the
 # desired-state builder, say) does not load the database or Kubernetes client libraries.
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reconciler.targets.cluster.applier import ClusterApplyError, ClusterResult, ClusterWaitTimeout
@@ -27,14 +29,7 @@ _LAZY = {
     "ClusterTarget": "reconciler.targets.cluster.target",
 }
 
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -7,7 +7,9 @@ bookkeeping), `live` (what the database holds), `planner` (the difference), `wri
 
 # The names below are imported on first use, so that importing one module of the target (the
 # desired-state builder, say, or the options every command builds) does not load the database client.
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reconciler.targets.postgres.desired import DesiredState, build_desired
@@ -24,14 +26,7 @@ _LAZY = {
     "RegistryTarget": "reconciler.targets.postgres.target",
 }
 
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
