@@ -34,6 +34,7 @@ class Relay:
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.is_cut = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -42,8 +43,11 @@ class Relay:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target)
             with self.lock:
+                if self.is_cut:  # a client's retry that raced the cut: the server stays gone
+                    client.close()
+                    return
+                upstream = socket.create_connection(self.target)
                 self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -61,8 +65,13 @@ class Relay:
                     s.shutdown(socket.SHUT_RDWR)
 
     def cut(self) -> None:
-        self.listener.close()
         with self.lock:
+            self.is_cut = True
+            # close() alone does not wake a thread blocked in accept() on Linux (it would go on relaying
+            # the client's retries); shutdown() does.
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
+            self.listener.close()
             for s in self.sockets:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
