@@ -21,7 +21,7 @@ from reconciler.loading import LoadError, load_text
 FieldPath = tuple[str | int, ...]
 
 
-class _PositionText:
+class PositionText:
     """The text a file's documents are located in, parsed by ruamel once for all of them."""
 
     __slots__ = ("_trees", "text")
@@ -55,7 +55,7 @@ class Document:
     digest: str = ""  # sha256 of the whole file
     # Where positions come from: the document is number `stream_index` (empty documents counted) of
     # `positions`, whose text starts at line `text_line` of the file.
-    positions: _PositionText | None = field(default=None, repr=False)
+    positions: PositionText | None = field(default=None, repr=False)
     text_line: int = 1
     stream_index: int = 0
 
@@ -162,11 +162,11 @@ def parse(path: str, raw: bytes) -> ParseResult:
         loaded = load_text(path, text, raw)
     except LoadError as error:
         return result.error(error.rule, path, error.line, error.column, error.message)
-    shared: dict[str, _PositionText] = {}
+    shared: dict[str, PositionText] = {}
     for index, document in enumerate(loaded):
         positions = shared.get(document.text)
         if positions is None:
-            positions = shared[document.text] = _PositionText(document.text)
+            positions = shared[document.text] = PositionText(document.text)
         result.documents.append(
             Document(
                 path,

@@ -8,12 +8,14 @@ folder, an unknown revision) raises `SourceError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import cast
 
 from pydantic import ValidationError
 
-from reconciler import schemas
+from reconciler import parallel, schemas
 from reconciler.crds.catalog import Catalog
 from reconciler.crds.manifests import REPOSITORY_WIDE_RULES, ManifestChecker, transitions
 from reconciler.crds.refs import check_references
@@ -23,6 +25,7 @@ from reconciler.findings import Finding, Severity
 from reconciler.schemas.legacy import is_legacy
 from reconciler.settings import SETTINGS_FILE, RegistryServerSettings, Settings
 from reconciler.source import Source, SourceProblem
+from reconciler.transfer import documents_in, documents_out, findings_in, findings_out
 
 ENTRY = "RegistryEntry"
 CONFIG = "RegistryConfig"
@@ -109,6 +112,29 @@ class _Reuse:
             except SourceProblem:
                 same = False
         return (docs, self.findings.get(path, [])) if same else None
+
+
+# Entry files to read before the work is shared with forked workers: below this, forking costs more
+# than it saves.
+PARALLEL_FILES = 2_000
+
+
+@dataclass
+class _Batch:
+    """Entry files loaded by a worker."""
+
+    entries: list[Document]
+    findings: list[Finding]
+    files: int
+
+
+def _batch_out(batch: _Batch) -> object:
+    return (documents_out(batch.entries), findings_out(batch.findings), batch.files)
+
+
+def _batch_in(wire: object) -> _Batch:
+    documents, findings, files = cast(tuple[object, object, int], wire)
+    return _Batch(documents_in(documents), findings_in(findings), files)
 
 
 class _Loader:
@@ -227,19 +253,55 @@ class _Loader:
                     seen.add(path)
                     yield path
 
-    def load_entries(self) -> None:
-        for path in self.walk(self.repo.settings.entries):
-            if self.reused(path, self.repo.entries):
-                continue
-            for doc in self.read(path):
-                data = doc.data
-                if is_legacy(data):
-                    self.legacy(doc)
-                elif isinstance(data, dict) and "server" in data:
-                    self.check(doc, ENTRY)
-                    self.repo.entries.append(doc)
-                else:
-                    self.unknown(doc, "not a registry entry: expected a publish body {claims, server}")
+    def load_entries(self) -> Callable[[], None]:
+        """Load the entry files. On a large repository read cold, forked workers load the last parts
+        of them meanwhile (reconciler/parallel.py): the call returned takes their documents in, in
+        order, and must be made before the repository is used."""
+        paths = list(self.walk(self.repo.settings.entries))
+        jobs = parallel.jobs() if self.reuse is None and len(paths) >= PARALLEL_FILES else 1
+        if jobs == 1:
+            for path in paths:
+                if not self.reused(path, self.repo.entries):
+                    self.load_entry_file(path)
+            return lambda: None
+        # This process loads the manifests (and compiles the CRDs) while the workers run, and a
+        # manifest costs about two entries: it keeps a smaller part of the entries.
+        share = (len(paths) + 2 * self.manifest_count()) / jobs
+        weights = [max(0.1, 1 - 2 * self.manifest_count() / share)] + [1.0] * (jobs - 1)
+        head, *tails = parallel.slices(paths, weights)
+        workers = parallel.Workers([partial(self.entry_batch, tail) for tail in tails], _batch_out, _batch_in)
+        for path in head:
+            self.load_entry_file(path)
+
+        def join() -> None:
+            for batch in workers.results():
+                self.repo.entries += batch.entries
+                self.repo.findings += batch.findings
+                self.repo.files += batch.files
+
+        return join
+
+    def manifest_count(self) -> int:
+        return sum(1 for _ in self.walk(self.repo.settings.manifests))
+
+    def entry_batch(self, paths: Sequence[str]) -> _Batch:
+        """`paths` loaded as entries by a loader of their own (this one is left as it is)."""
+        loader = _Loader(self.source)
+        loader.repo.settings, loader.max_bytes = self.repo.settings, self.max_bytes
+        for path in paths:
+            loader.load_entry_file(path)
+        return _Batch(loader.repo.entries, loader.repo.findings, loader.repo.files)
+
+    def load_entry_file(self, path: str) -> None:
+        for doc in self.read(path):
+            data = doc.data
+            if is_legacy(data):
+                self.legacy(doc)
+            elif isinstance(data, dict) and "server" in data:
+                self.check(doc, ENTRY)
+                self.repo.entries.append(doc)
+            else:
+                self.unknown(doc, "not a registry entry: expected a publish body {claims, server}")
 
     def load_manifests(self, crds: CrdOptions) -> None:
         settings = self.repo.settings
@@ -326,9 +388,16 @@ def load_repository(
             update={"registryServer": RegistryServerSettings(version=server_version)}
         )
     loader.load_config()
-    loader.load_entries()
-    loader.check_config_present()
+    finish_entries = loader.load_entries()
+    # The manifests are loaded while workers may still load entries; their findings are put back
+    # after the entries' so that the result is the same however the work was shared.
+    before_manifests = len(loader.repo.findings)
     loader.load_manifests(crds if crds is not None else CrdOptions.from_environment())
+    manifest_findings = loader.repo.findings[before_manifests:]
+    del loader.repo.findings[before_manifests:]
+    finish_entries()
+    loader.check_config_present()
+    loader.repo.findings += manifest_findings
     loader.load_root_files()
     return loader.repo
 

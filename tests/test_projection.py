@@ -55,3 +55,18 @@ def test_projection_keeps_referenced_subtrees_only() -> None:
         "spec": {"replicas": 2, "sessionStorage": {"provider": "redis", "address": "a"}}
     }
     assert project({"spec": {}}, trie) == {"spec": {}}  # has() answers stay the same
+
+
+def test_the_fixed_variables_are_projected_too() -> None:
+    # Binding a document converts every bound variable again: config, server and token are bound
+    # only when named, projected to the paths read.
+    assert reads_of("config.auth.mode == 'oauth' || server.apiTimeout") == {
+        "config": {("auth", "mode")},
+        "server": {("apiTimeout",)},
+    }
+    assert reads_of("has(config.auth) && request.operation == 'CREATE'") == {
+        "config": {("auth",)},
+        "request": {("operation",)},
+    }
+    assert reads_of("size(config) > 0 && token != null") == {"config": None, "token": None}
+    assert reads_of("object.config.x == 1") == {"object": {("config", "x")}}

@@ -7,10 +7,12 @@ to CEL values on every change of the context).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeAlias
 
+from reconciler import parallel
 from reconciler.documents import Document, parse_field_path
 from reconciler.findings import Finding, Severity
 from reconciler.policy import cel_runtime as cel
@@ -21,6 +23,12 @@ from reconciler.policy.model import KINDS
 from reconciler.policy.projection import Trie, build_trie, project
 from reconciler.policy.registry import pruned_entries
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
+from reconciler.transfer import findings_lists_in, findings_lists_out
+
+# Documents to evaluate before the work is shared with forked workers (reconciler/parallel.py).
+PARALLEL_DOCUMENTS = 2_000
+# Documents of one kind, and the policies to run on them.
+_Slice: TypeAlias = tuple[str, Sequence[Document], list[CompiledPolicy]]
 
 
 @dataclass(frozen=True)
@@ -85,23 +93,53 @@ class _Evaluator:
         return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
 
     def run(self) -> list[Finding]:
+        work = []
         for kind in KINDS:
             docs = _documents_of(self.repo, kind)
             policies = [p for p in self.policies.for_kind(kind) if _judgeable(p, self.inputs)]
             if docs and policies:
-                self.evaluate_kind(kind, docs, policies)
-        return self.findings
+                work.append((kind, docs, policies))
+        documents = sum(len(docs) for _, docs, _ in work)
+        jobs = parallel.jobs() if documents >= PARALLEL_DOCUMENTS else 1
+        # Each process evaluates one contiguous slice of every kind's documents; put back kind by kind,
+        # the findings are in the order one process would give.
+        shares: list[list[_Slice]] = [[] for _ in range(jobs)]
+        for kind, docs, policies in work:
+            for share, part in zip(shares, parallel.slices(docs, [1.0] * jobs), strict=True):
+                share.append((kind, part, policies))
+        parts = parallel.fork_map(
+            [partial(self.evaluate_share, share) for share in shares], findings_lists_out, findings_lists_in
+        )
+        return [finding for index in range(len(work)) for part in parts for finding in part[index]]
 
-    def evaluate_kind(self, kind: str, docs: list[Document], policies: list[CompiledPolicy]) -> None:
-        variables: dict[str, Any] = {
-            "token": self.inputs.token,
-            "config": self.config,
+    def evaluate_share(self, share: list[_Slice]) -> list[list[Finding]]:
+        """The findings of each slice of `share`, slice by slice."""
+        found = []
+        for kind, docs, policies in share:
+            self.findings = []
+            self.evaluate_kind(kind, docs, policies)
+            found.append(self.findings)
+        self.findings = []
+        return found
+
+    def evaluate_kind(self, kind: str, docs: Sequence[Document], policies: list[CompiledPolicy]) -> None:
+        # Binding a document makes the context convert every variable again, the fixed ones too: only
+        # the variables these policies name are bound, each projected to the paths they read.
+        variables: dict[str, Any] = {}
+        fixed = (
+            ("token", self.inputs.token),
+            ("config", self.config),
             # the targeted registry server release and what it does (reconciler/registry_server.py)
-            "server": self.repo.settings.registryServer.capabilities().to_cel(),
-        }
-        _, object_trie = _trie(policies, "object")
+            ("server", self.repo.settings.registryServer.capabilities().to_cel()),
+        )
+        for name, value in fixed:
+            named, trie = _trie(policies, name)
+            if named:
+                variables[name] = value if trie is None else project(value, trie)
+        reads_object, object_trie = _trie(policies, "object")
         # Most policies never look at the base revision's object: then it is not converted at all.
         reads_old, old_trie = _trie(policies, "oldObject")
+        reads_request, request_trie = _trie(policies, "request")
         repo_view = self.repo_view(policies)
         if repo_view is not None:
             variables["repo"] = repo_view
@@ -109,23 +147,25 @@ class _Evaluator:
         for doc in docs:
             key = _identity(doc, self.namespace)
             old = self.old.get(key) if key is not None else None
-            if old is None or not reads_old:
-                old_bound = None
-            else:
-                old_bound = old if old_trie is None else project(old, old_trie)
-            bound = {
-                "object": doc.data if object_trie is None else project(doc.data, object_trie),
-                "oldObject": old_bound,
-                "request": {
+            bound: dict[str, Any] = {}
+            if reads_object:
+                bound["object"] = doc.data if object_trie is None else project(doc.data, object_trie)
+            if reads_old:
+                bound["oldObject"] = (
+                    None if old is None else old if old_trie is None else project(old, old_trie)
+                )
+            if reads_request:
+                request = {
                     "kind": kind,
                     "path": doc.path,
                     "operation": "UPDATE" if old is not None else "CREATE",
                     # compared here, on the Python data: cheaper than any CEL comparison
                     "changed": old != doc.data,
                     "revision": self.repo.revision,
-                },
-            }
-            context.update(bound)
+                }
+                bound["request"] = request if request_trie is None else project(request, request_trie)
+            if bound:
+                context.update(bound)
             self.current = doc
             for policy in policies:
                 for validation in policy.validations:

@@ -23,9 +23,10 @@ from reconciler.source import Source, SourceProblem
 _VARIABLE_REF = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _REPO_KIND = re.compile(r"\brepo\.([A-Za-z]+)\b")
 _REPO_ANY = re.compile(r"\brepo\b(?!\.[A-Za-z])")
-# `object.a.b` / `oldObject.a.b` chains, and any other use of either (passed whole, compared, indexed
-# with []); a null test of `oldObject` reads nothing inside it.
-_BOUND_OBJECTS = ("object", "oldObject")
+# `object.a.b` / `config.a.b` chains of the variables the engine binds, and any other use of one
+# (passed whole, compared, indexed with []); a null test of `oldObject` reads nothing inside it.
+# `repo` is not among them: its kinds are what it reads (repo_kinds).
+_BOUND_OBJECTS = ("object", "oldObject", "request", "config", "server", "token")
 _OBJECT_NAMED = {name: re.compile(rf"(?<![\w.]){name}\b") for name in _BOUND_OBJECTS}
 _OBJECT_PATH = {
     name: re.compile(rf"(?<![\w.]){name}((?:\.[A-Za-z_][A-Za-z0-9_]*)+)") for name in _BOUND_OBJECTS
@@ -64,8 +65,8 @@ class CompiledPolicy:
     validations: list[CompiledValidation]
     # Kinds the policy reads through `repo.<Kind>`; None means the whole `repo`.
     repo_kinds: frozenset[str] | None = frozenset()
-    # The `object.a.b` / `oldObject.a.b` paths the policy reads, by variable: None when it uses that
-    # variable whole; a variable it never names is absent (the engine need not bind it at all).
+    # The `object.a.b` / `config.a.b` paths the policy reads, by bound variable: None when it uses
+    # that variable whole; a variable it never names is absent (the engine need not bind it at all).
     reads: dict[str, frozenset[tuple[str, ...]] | None] = field(default_factory=dict)
 
     @property
