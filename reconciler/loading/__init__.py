@@ -22,7 +22,7 @@ from typing import cast
 
 import yaml_rs
 
-from reconciler.loading.limits import PlainValue, string_problem, tree_problem
+from reconciler.loading.limits import PlainValue, json_within_limits, string_problem, tree_problem
 from reconciler.loading.problems import LoadError
 
 __all__ = ["LoadError", "LoadedDocument", "PlainValue", "load_text"]
@@ -105,8 +105,14 @@ def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
     refused = control_character(text, raw)
     if refused is not None:
         raise refused
-    documents = _load_json(text) if path.endswith(".json") else _load_yaml_fast(text, raw)
-    if documents is None or any(tree_problem(d.data) is not None for d in documents):
+    if path.endswith(".json"):
+        documents = _load_json(text)
+        # What json.loads returns is always a plain tree (string keys, no shared node): only its size
+        # can break the limits, and when the text bounds that, the walk is not needed.
+        checked = documents is not None and json_within_limits(text)
+    else:
+        documents, checked = _load_yaml_fast(text, raw), False
+    if documents is None or (not checked and any(tree_problem(d.data) is not None for d in documents)):
         documents = _load_safely(path, text)
     if "\\" in text:
         for document in documents:
