@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import cast
 
 from pydantic import ValidationError
@@ -117,6 +116,9 @@ class _Reuse:
 # Entry files to read before the work is shared with forked workers: below this, forking costs more
 # than it saves.
 PARALLEL_FILES = 2_000
+# Entry files a process takes at a time: enough to make taking them cheap, few enough that the
+# processes finish together.
+ENTRY_CHUNK = 100
 
 
 @dataclass
@@ -254,9 +256,10 @@ class _Loader:
                     yield path
 
     def load_entries(self) -> Callable[[], None]:
-        """Load the entry files. On a large repository read cold, forked workers load the last parts
-        of them meanwhile (reconciler/parallel.py): the call returned takes their documents in, in
-        order, and must be made before the repository is used."""
+        """Load the entry files. On a large repository read cold, forked workers (reconciler/parallel.py)
+        start on them at once while this process goes on with the manifests: the call returned makes
+        this process take its share of the entries too, and puts every chunk back in order. It must be
+        made before the repository is used."""
         paths = list(self.walk(self.repo.settings.entries))
         jobs = parallel.jobs() if self.reuse is None and len(paths) >= PARALLEL_FILES else 1
         if jobs == 1:
@@ -264,25 +267,22 @@ class _Loader:
                 if not self.reused(path, self.repo.entries):
                     self.load_entry_file(path)
             return lambda: None
-        # This process loads the manifests (and compiles the CRDs) while the workers run, and a
-        # manifest costs about two entries: it keeps a smaller part of the entries.
-        share = (len(paths) + 2 * self.manifest_count()) / jobs
-        weights = [max(0.1, 1 - 2 * self.manifest_count() / share)] + [1.0] * (jobs - 1)
-        head, *tails = parallel.slices(paths, weights)
-        workers = parallel.Workers([partial(self.entry_batch, tail) for tail in tails], _batch_out, _batch_in)
-        for path in head:
-            self.load_entry_file(path)
+        shared = parallel.SharedWork(
+            len(paths),
+            ENTRY_CHUNK,
+            lambda chunk: self.entry_batch(paths[chunk.start : chunk.stop]),
+            _batch_out,
+            _batch_in,
+            jobs,
+        )
 
         def join() -> None:
-            for batch in workers.results():
+            for batch in shared.finish():
                 self.repo.entries += batch.entries
                 self.repo.findings += batch.findings
                 self.repo.files += batch.files
 
         return join
-
-    def manifest_count(self) -> int:
-        return sum(1 for _ in self.walk(self.repo.settings.manifests))
 
     def entry_batch(self, paths: Sequence[str]) -> _Batch:
         """`paths` loaded as entries by a loader of their own (this one is left as it is)."""

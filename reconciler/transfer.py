@@ -29,14 +29,6 @@ def findings_in(wire: object) -> list[Finding]:
     ]
 
 
-def findings_lists_out(lists: list[list[Finding]]) -> list[list[WireFinding]]:
-    return [findings_out(findings) for findings in lists]
-
-
-def findings_lists_in(wire: object) -> list[list[Finding]]:
-    return [findings_in(findings) for findings in cast(list[list[WireFinding]], wire)]
-
-
 def documents_out(documents: list[Document]) -> WireDocuments:
     texts: list[str] = []
     numbers: dict[int, int] = {}

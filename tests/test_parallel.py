@@ -1,6 +1,6 @@
 """Loading and policy evaluation shared with forked workers (reconciler/parallel.py) give exactly what
 one process gives: the same documents in the same order, the same findings in the same order. A
-worker that fails in any way has its part done by the parent."""
+worker that fails in any way has its chunks done by the parent."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,25 +17,33 @@ from reconciler import parallel
 from reconciler.pipeline import validate
 from reconciler.source import FolderSource
 from tests.test_cost_reuse import _edit as random_edit
-
-from generate import write_repo  # bench/ is on sys.path through test_cost_reuse
-
-
-def _square(value: int) -> int:
-    return value * value
+from tests.test_cost_reuse import write_repo  # bench/generate.py
 
 
-def test_results_come_back_in_order_from_every_worker() -> None:
-    parts = [lambda v=v: {"value": _square(v), "list": [v] * v} for v in range(5)]
-    results = parallel.fork_map(parts, lambda r: r, lambda w: w)  # type: ignore[arg-type,return-value]
-    assert results == [{"value": v * v, "list": [v] * v} for v in range(5)]
+def _shared(total: int, size: int, jobs: int, work: object) -> list[object]:
+    return parallel.SharedWork(total, size, work, lambda r: r, lambda w: w, jobs).finish()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_every_chunk_comes_back_once_in_order(jobs: int) -> None:
+    results = _shared(1000, 7, jobs, lambda chunk: [i * i for i in chunk])
+    assert [v for chunk in results for v in chunk] == [i * i for i in range(1000)]  # type: ignore[attr-defined]
+
+
+def test_the_chunks_are_shared_between_the_processes() -> None:
+    def work(chunk: range) -> list[int]:
+        time.sleep(0.002)  # long enough for every process to take some
+        return [os.getpid()] * len(chunk)
+
+    pids = {pid for chunk in _shared(200, 5, 3, work) for pid in chunk}  # type: ignore[attr-defined]
+    assert os.getpid() in pids and len(pids) == 3
 
 
 @pytest.mark.parametrize("failure", ["raises", "exits", "killed", "unmarshallable"])
-def test_a_failed_worker_has_its_part_done_here(failure: str) -> None:
+def test_a_failed_worker_has_its_chunks_worked_here(failure: str) -> None:
     parent = os.getpid()
 
-    def part() -> object:
+    def work(chunk: range) -> object:
         if os.getpid() != parent:
             if failure == "raises":
                 raise RuntimeError("worker failed")
@@ -43,17 +52,24 @@ def test_a_failed_worker_has_its_part_done_here(failure: str) -> None:
             if failure == "killed":
                 os.kill(os.getpid(), signal.SIGKILL)
             return object()  # marshal cannot carry it
-        return "done here"
+        time.sleep(0.001)
+        return list(chunk)
 
-    assert parallel.fork_map([lambda: "first", part], lambda r: r, lambda w: w) == ["first", "done here"]
+    results = _shared(300, 10, 2, work)
+    assert [v for chunk in results for v in chunk] == list(range(300))  # type: ignore[attr-defined]
 
 
-def test_no_worker_is_left_behind_when_the_parent_part_fails() -> None:
-    def parent_part() -> str:
-        raise KeyboardInterrupt
+def test_no_worker_is_left_behind_when_this_process_fails() -> None:
+    parent = os.getpid()
+
+    def work(chunk: range) -> list[int]:
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        time.sleep(0.01)
+        return list(chunk)
 
     with pytest.raises(KeyboardInterrupt):
-        parallel.fork_map([parent_part, lambda: "x"], lambda r: r, lambda w: w)
+        _shared(1000, 10, 3, work)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # every child was reaped
 
@@ -71,14 +87,6 @@ def test_jobs_is_one_with_other_threads_or_when_configured(monkeypatch: pytest.M
         thread.join()
     monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
     assert parallel.jobs() == 1
-
-
-def test_slices_are_contiguous_and_cover_everything() -> None:
-    items = list(range(101))
-    for weights in ([1.0], [1.0, 1.0], [0.2, 1.0, 1.0], [0.1, 1.0, 1.0, 1.0]):
-        cut = parallel.slices(items, weights)
-        assert [i for part in cut for i in part] == items
-        assert len(cut) == len(weights)
 
 
 def _snapshot(repo: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> tuple[object, ...]:
@@ -100,6 +108,9 @@ def test_shared_work_equals_one_process_over_random_edits(
 ) -> None:
     monkeypatch.setattr("reconciler.repository.PARALLEL_FILES", 50)
     monkeypatch.setattr("reconciler.policy.engine.PARALLEL_DOCUMENTS", 50)
+    # Small chunks: many boundaries, within a kind and between kinds.
+    monkeypatch.setattr("reconciler.repository.ENTRY_CHUNK", 7)
+    monkeypatch.setattr("reconciler.policy.engine.DOCUMENT_CHUNK", 13)
     repo = write_repo(tmp_path / "repo", 400, 40, seed=seed)
     rng = random.Random(seed)
     files = sorted(p for p in repo.rglob("*") if p.is_file() and p.parent != repo)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, TypeAlias
+from itertools import groupby
+from typing import Any
 
 from reconciler import parallel
 from reconciler.documents import Document, parse_field_path
@@ -23,12 +23,12 @@ from reconciler.policy.model import KINDS
 from reconciler.policy.projection import Trie, build_trie, project
 from reconciler.policy.registry import pruned_entries
 from reconciler.repository import CONFIG, ENTRY, Repository, entry_key, manifest_key
-from reconciler.transfer import findings_lists_in, findings_lists_out
+from reconciler.transfer import findings_in, findings_out
 
-# Documents to evaluate before the work is shared with forked workers (reconciler/parallel.py).
+# Documents to evaluate before the work is shared with forked workers (reconciler/parallel.py), and
+# how many a process takes at a time.
 PARALLEL_DOCUMENTS = 2_000
-# Documents of one kind, and the policies to run on them.
-_Slice: TypeAlias = tuple[str, Sequence[Document], list[CompiledPolicy]]
+DOCUMENT_CHUNK = 200
 
 
 @dataclass(frozen=True)
@@ -93,33 +93,29 @@ class _Evaluator:
         return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
 
     def run(self) -> list[Finding]:
-        work = []
+        work: list[tuple[str, Document, list[CompiledPolicy]]] = []
         for kind in KINDS:
-            docs = _documents_of(self.repo, kind)
             policies = [p for p in self.policies.for_kind(kind) if _judgeable(p, self.inputs)]
-            if docs and policies:
-                work.append((kind, docs, policies))
-        documents = sum(len(docs) for _, docs, _ in work)
-        jobs = parallel.jobs() if documents >= PARALLEL_DOCUMENTS else 1
-        # Each process evaluates one contiguous slice of every kind's documents; put back kind by kind,
-        # the findings are in the order one process would give.
-        shares: list[list[_Slice]] = [[] for _ in range(jobs)]
-        for kind, docs, policies in work:
-            for share, part in zip(shares, parallel.slices(docs, [1.0] * jobs), strict=True):
-                share.append((kind, part, policies))
-        parts = parallel.fork_map(
-            [partial(self.evaluate_share, share) for share in shares], findings_lists_out, findings_lists_in
+            if policies:
+                work += [(kind, doc, policies) for doc in _documents_of(self.repo, kind)]
+        jobs = parallel.jobs() if len(work) >= PARALLEL_DOCUMENTS else 1
+        shared = parallel.SharedWork(
+            len(work),
+            DOCUMENT_CHUNK,
+            lambda chunk: self.evaluate_documents(work[chunk.start : chunk.stop]),
+            findings_out,
+            findings_in,
+            jobs,
         )
-        return [finding for index in range(len(work)) for part in parts for finding in part[index]]
+        return [finding for found in shared.finish() for finding in found]
 
-    def evaluate_share(self, share: list[_Slice]) -> list[list[Finding]]:
-        """The findings of each slice of `share`, slice by slice."""
-        found = []
-        for kind, docs, policies in share:
-            self.findings = []
-            self.evaluate_kind(kind, docs, policies)
-            found.append(self.findings)
+    def evaluate_documents(self, work: list[tuple[str, Document, list[CompiledPolicy]]]) -> list[Finding]:
+        """The findings of consecutive documents, in order, one CEL context per kind among them."""
         self.findings = []
+        for kind, items in groupby(work, key=lambda item: item[0]):
+            of_kind = list(items)
+            self.evaluate_kind(kind, [doc for _, doc, _ in of_kind], of_kind[0][2])
+        found, self.findings = self.findings, []
         return found
 
     def evaluate_kind(self, kind: str, docs: Sequence[Document], policies: list[CompiledPolicy]) -> None:
