@@ -100,7 +100,35 @@ def secrets_of(document: Document) -> list[dict[str, str]]:
     text = document.text
     if text and not _may_hold_secret(text):
         return []
-    return secrets_in(document.data)
+    return secrets_in(document.data) if _holds_secret(document.data) else []
+
+
+def _holds_secret(document: Any) -> bool:
+    """Whether `secrets_in` finds anything: the same walk without building the paths, which only a
+    document with a secret needs (most that pass the text prefilter have none)."""
+    seen: set[int] = set()
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if _url_has_password(node):
+                return True
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if kind is dict:
+            if _secret_env_value(node) or _secret_input_literal(node) is not None:
+                return True
+            children = node.values()
+        else:
+            children = node
+        for child in children:
+            child_kind = type(child)
+            if child_kind is dict or child_kind is list or (child_kind is str and "@" in child):
+                stack.append(child)
+    return False
 
 
 def _may_hold_secret(text: str) -> bool:
