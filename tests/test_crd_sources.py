@@ -186,3 +186,21 @@ def test_a_crd_whose_schema_is_not_structural_is_refused_with_its_place(tmp_path
         CrdSourceError, match=r"openAPIV3Schema\.properties\.spec\.properties is not a mapping"
     ):
         _load(str(path))
+
+
+def test_what_a_crd_file_parses_to_is_kept_by_its_digest(tmp_path: Path, toolhive_crds: Path) -> None:
+    from reconciler.crds import sources
+
+    parsed = Path(os.environ["MCP_GITOPS_CACHE_DIR"]) / "crds" / "parsed"
+    raw = (toolhive_crds / "toolhive.stacklok.dev_mcpservers.yaml").read_bytes()
+    before = set(parsed.glob("*.json")) if parsed.exists() else set()
+    cold = sources._crds_in("a.yaml", raw + b"\n# a copy\n")  # bytes no other test loads
+    (kept,) = set(parsed.glob("*.json")) - before
+    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n") == cold  # read back from the cache
+    kept.write_text('[{"half": ')  # a torn file (a crash mid-write) is parsed again, and replaced
+    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n") == cold
+    assert json.loads(kept.read_text()) == cold
+    # Other bytes, another key: a changed CRD is never answered from the cache.
+    other = raw.replace(b"maxLength: 253", b"maxLength: 254", 1) + b"\n# a copy\n"
+    assert sources._crds_in("b.yaml", other) != cold
+    assert len(set(parsed.glob("*.json")) - before) == 2
