@@ -22,7 +22,13 @@ from typing import cast
 
 import yaml_rs
 
-from reconciler.loading.limits import PlainValue, json_within_limits, string_problem, tree_problem
+from reconciler.loading.limits import (
+    PlainValue,
+    int_problem,
+    json_within_limits,
+    string_problem,
+    tree_problem,
+)
 from reconciler.loading.problems import LoadError
 
 __all__ = ["LoadError", "LoadedDocument", "PlainValue", "load_text"]
@@ -107,8 +113,9 @@ def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
         raise refused
     if path.endswith(".json"):
         documents = _load_json(text)
-        # What json.loads returns is always a plain tree (string keys, no shared node): only its size
-        # can break the limits, and when the text bounds that, the walk is not needed.
+        # What json.loads returns is always a plain tree (string keys, no shared node) of 64-bit
+        # integers (_json_int): only its size can break the limits, and when the text bounds that,
+        # the walk is not needed.
         checked = documents is not None and json_within_limits(text)
     else:
         documents, checked = _load_yaml_fast(text, raw), False
@@ -141,25 +148,32 @@ def _load_safely(path: str, text: str) -> list[LoadedDocument]:
     return documents
 
 
-class _DuplicateKey(Exception):
-    pass
+class _NotForTheFastPath(Exception):
+    """The fast JSON path cannot tell why a file is refused (a duplicate key, an integer out of range)."""
 
 
 def _no_duplicates(pairs: list[tuple[str, PlainValue]]) -> dict[str, PlainValue]:
     out = dict(pairs)
     if len(out) != len(pairs):
-        raise _DuplicateKey
+        raise _NotForTheFastPath
     return out
+
+
+def _json_int(literal: str) -> int:
+    value = int(literal)
+    if int_problem(value) is not None:
+        raise _NotForTheFastPath
+    return value
 
 
 def _load_json(text: str) -> list[LoadedDocument] | None:
     """The document through the standard library's parser, or None when the safe path must say why
     it cannot be loaded (a duplicate key, nesting or an integer beyond the limits)."""
     try:
-        data: PlainValue = json.loads(text, object_pairs_hook=_no_duplicates)
+        data: PlainValue = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise LoadError("yaml-syntax", exc.lineno, exc.colno, f"invalid JSON: {exc.msg}") from None
-    except (_DuplicateKey, RecursionError, ValueError):
+    except (_NotForTheFastPath, RecursionError, ValueError):
         return None
     return [LoadedDocument(data, 1, text, 1, 0)]
 
