@@ -1,12 +1,15 @@
 """Benchmark `mcp-gitops validate` on a generated repository (issues 2 and 3).
 
-    .venv/bin/python bench/bench_validate.py [--entries 10000] [--manifests 1000] [--runs 3] [--crds DIR]
+    .venv/bin/python bench/bench_validate.py [--entries 10000] [--manifests 1000] [--runs 5] [--crds DIR]
         [--parsers]
 
-Targets: the whole command <= 2 s wall and <= 300 MB peak RSS on 10,000 entries + 1,000 manifests; all
+Targets: the whole command <= 2 s wall and <= 300 MB on 10,000 entries + 1,000 manifests; all
 policies together add <= 1 s. Reports the median of --runs runs of the real command (a fresh process:
 start-up and imports included), with and without the operator's CRDs (--crds, default the upstream
-v0.44.0 files beside the checkout), and an in-process breakdown by stage with them. `--parsers` also
+v0.44.0 files beside the checkout), in one process (MCP_GITOPS_JOBS=1) and with the default workers
+(one process per core), interleaved; first one run with an empty cache (the CRD files parsed). Memory
+is the peak RSS of the largest process and the peak PSS of the whole process tree (a forked worker
+shares the parent's pages). Then an in-process breakdown by stage with the CRDs. `--parsers` also
 times each candidate YAML parser over the repository's files (docs/loading.md).
 """
 
@@ -17,7 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,12 +50,31 @@ def generated_repo(entries: int, manifests: int) -> Path:
 UPSTREAM_CRDS = ROOT.parent / "shared" / "upstream" / "toolhive-v0.44.0" / "crds"
 
 
-def command_runs(repo: Path, runs: int, crds: str) -> tuple[list[float], float, int]:
-    """Wall times, the peak RSS of these runs (each child's own, from wait4), and the last exit code."""
+def _tree_pss_kb(pid: int) -> int:
+    """Proportional set size of a process and its children, in KB: pages the parent and a forked
+    worker share are counted once, split between them (RSS would count them twice)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                pending += [int(child) for child in children.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def command_runs(repo: Path, runs: int, crds: str, jobs: str, cache: str | None = None) -> Runs:
+    """Wall times of `runs` runs, the peak RSS of one process among them (each child's own, from
+    wait4) and the peak PSS of the whole process tree (sampled every 10 ms), and the last exit code."""
     exe = Path(sys.executable).parent / "mcp-gitops"
-    env = {**os.environ, "MCP_GITOPS_CRDS": crds}
+    env = {**os.environ, "MCP_GITOPS_CRDS": crds, "MCP_GITOPS_JOBS": jobs}
+    if cache is not None:
+        env["MCP_GITOPS_CACHE_DIR"] = cache
     walls: list[float] = []
-    peak_kb, code = 0, 0
+    peak_kb, tree_kb, code = 0, 0, 0
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -59,11 +83,37 @@ def command_runs(repo: Path, runs: int, crds: str) -> tuple[list[float], float, 
             stderr=subprocess.DEVNULL,
             env=env,
         )
+        while not _exited(proc.pid):  # not reaped: wait4 below reads its usage
+            tree_kb = max(tree_kb, _tree_pss_kb(proc.pid))
+            time.sleep(0.01)
         _, status, usage = os.wait4(proc.pid, 0)
         walls.append(time.perf_counter() - start)
         code = os.waitstatus_to_exitcode(status)
         peak_kb = max(peak_kb, usage.ru_maxrss)
-    return walls, peak_kb / 1024, code
+    return Runs(walls, peak_kb / 1024, tree_kb / 1024, code)
+
+
+def _exited(pid: int) -> bool:
+    """Whether `pid` has exited (a zombie), without reaping it."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+@dataclass
+class Runs:
+    walls: list[float]
+    peak_rss_mb: float
+    tree_pss_mb: float
+    code: int
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label}: median {statistics.median(self.walls):.2f} s, min {min(self.walls):.2f} s, "
+            f"max {max(self.walls):.2f} s over {len(self.walls)} runs; peak RSS {self.peak_rss_mb:.0f} MB "
+            f"(one process), peak PSS {self.tree_pss_mb:.0f} MB (process tree); exit {self.code}"
+        )
 
 
 def stages(repo: Path, crds: str) -> dict[str, float]:
@@ -159,22 +209,45 @@ def parser_timings(repo: Path) -> dict[str, float]:
     return timings
 
 
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _default_jobs() -> int:
+    from reconciler import parallel
+
+    return parallel.jobs()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--manifests", type=int, default=1_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--crds", default=str(UPSTREAM_CRDS), help="CRD folder for the run with CRDs")
     parser.add_argument("--parsers", action="store_true", help="also time each candidate YAML parser")
     args = parser.parse_args()
     repo = generated_repo(args.entries, args.manifests)
-    print(f"repository: {args.entries} entries + {args.manifests} manifests ({repo})")
-    for label, crds in (("without CRDs", ""), ("with CRDs", args.crds)):
-        walls, peak_mb, code = command_runs(repo, args.runs, crds)
-        print(
-            f"mcp-gitops validate, {label}: median {statistics.median(walls):.2f} s, max {max(walls):.2f} s "
-            f"over {args.runs} runs; peak RSS {peak_mb:.0f} MB; exit {code}"
-        )
+    print(f"repository: {args.entries} entries + {args.manifests} manifests ({repo}); load {_load()}")
+    # A first run with an empty cache: the CRD files are parsed (later runs read what they parse to).
+    with tempfile.TemporaryDirectory() as empty:
+        print(command_runs(repo, 1, args.crds, "", cache=empty).line("validate, with CRDs, empty cache"))
+    results: dict[tuple[str, str], Runs] = {}
+    for _ in range(args.runs):  # interleaved: load on the machine changes between runs
+        for crds_label, crds in (("without CRDs", ""), ("with CRDs", args.crds)):
+            for jobs in ("1", ""):
+                run = command_runs(repo, 1, crds, jobs)
+                key = (crds_label, jobs)
+                if key in results:
+                    results[key].walls += run.walls
+                    results[key].peak_rss_mb = max(results[key].peak_rss_mb, run.peak_rss_mb)
+                    results[key].tree_pss_mb = max(results[key].tree_pss_mb, run.tree_pss_mb)
+                else:
+                    results[key] = run
+    for (crds_label, jobs), run in results.items():
+        processes = "one process" if jobs == "1" else f"{_default_jobs()} processes"
+        print(run.line(f"validate, {crds_label}, {processes}"))
+    print(f"load {_load()}")
     for name, value in stages(repo, args.crds).items():
         unit = "" if name in ("documents", "findings") else " s"
         print(f"  {name:<24} {value:.3f}{unit}" if unit else f"  {name:<24} {int(value)}")
