@@ -22,31 +22,49 @@ def _claims_key(claims: Any) -> tuple[bool, frozenset[Any]]:
 
 
 class EntryIndex:
+    """Entries grouped by server name in one pass; what a rule asks about a name is worked out the first
+    time it is asked (in whichever worker process evaluates that name's documents)."""
+
     def __init__(self, entries: Iterable[Document]) -> None:
-        self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.files: dict[tuple[str, str], list[str]] = defaultdict(list)
-        self.claim_sets: dict[str, dict[Any, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self._by_name: dict[str, list[Document]] = defaultdict(list)
         for doc in entries:
-            server = doc.data["server"]
-            name, version, claims = server["name"], str(server.get("version")), doc.data.get("claims") or {}
-            self.records[name].append({"path": doc.path, "version": version, "claims": claims})
-            self.files[(name, version)].append(doc.path)
-            self.claim_sets[name][_claims_key(doc.data.get("claims"))].append(doc.path)
+            self._by_name[doc.data["server"]["name"]].append(doc)
+        self._records: dict[str, list[dict[str, Any]]] = {}
+        self._claim_sets: dict[str, dict[Any, list[str]]] = {}
 
     def count(self) -> int:
         """Entry documents (versions) in the repository."""
-        return sum(len(records) for records in self.records.values())
+        return sum(len(docs) for docs in self._by_name.values())
 
     def entries_named(self, name: Any) -> list[dict[str, Any]]:
-        return self.records.get(name, []) if isinstance(name, str) else []
+        if not isinstance(name, str) or name not in self._by_name:
+            return []
+        records = self._records.get(name)
+        if records is None:
+            records = self._records[name] = [
+                {
+                    "path": doc.path,
+                    "version": str(doc.data["server"].get("version")),
+                    "claims": doc.data.get("claims") or {},
+                }
+                for doc in self._by_name[name]
+            ]
+        return records
 
     def entry_files(self, name: Any, version: Any) -> list[str]:
-        return self.files.get((name, str(version)), []) if isinstance(name, str) else []
+        version = str(version)
+        return [record["path"] for record in self.entries_named(name) if record["version"] == version]
 
     def claims_conflicts(self, name: Any, claims: Any) -> list[str]:
         """Files of other versions of `name` whose claims differ from `claims`."""
-        groups = self.claim_sets.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or name not in self._by_name:
+            return []
+        groups = self._claim_sets.get(name)
+        if groups is None:
+            groups = self._claim_sets[name] = defaultdict(list)
+            for doc in self._by_name[name]:
+                groups[_claims_key(doc.data.get("claims"))].append(doc.path)
         mine = _claims_key(claims)
-        if not groups or (len(groups) == 1 and mine in groups):
+        if len(groups) == 1 and mine in groups:
             return []
         return sorted(path for key, paths in groups.items() if key != mine for path in paths)
