@@ -59,8 +59,18 @@ def test_a_failed_worker_has_its_chunks_worked_here(failure: str) -> None:
     assert [v for chunk in results for v in chunk] == list(range(300))  # type: ignore[attr-defined]
 
 
-def test_no_worker_is_left_behind_when_this_process_fails() -> None:
+def test_no_worker_is_left_behind_when_this_process_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     parent = os.getpid()
+    forked: list[int] = []
+    fork = os.fork
+
+    def recording_fork() -> int:
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", recording_fork)
 
     def work(chunk: range) -> list[int]:
         if os.getpid() == parent:
@@ -70,8 +80,10 @@ def test_no_worker_is_left_behind_when_this_process_fails() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         _shared(1000, 10, 3, work)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # every child was reaped
+    assert len(forked) == 2
+    for pid in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # stopped and reaped
 
 
 def test_jobs_is_one_with_other_threads_or_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
