@@ -14,8 +14,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +133,11 @@ def download(url: str, timeout: float, *, loopback_http: bool) -> bytes:
     plain_ok = loopback_http and parts.scheme == "http" and _loopback(parts.hostname)
     if parts.scheme != "https" and not plain_ok:
         raise CrdSourceError(f"{url}: CRDs are downloaded over HTTPS only")
+    # Imported here: urllib.request brings http.client, ssl and socket, which a run that downloads
+    # nothing (every validate with local or cached CRDs) would pay for at start-up.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"Accept": "application/yaml, text/plain, */*"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
