@@ -11,31 +11,71 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.findings import Finding, Severity
 from reconciler.loading import LoadError, load_text
+from reconciler.source import Source, SourceProblem
 
 FieldPath = tuple[str | int, ...]
 
 
 class PositionText:
-    """The text a file's documents are located in, parsed by ruamel once for all of them."""
+    """The text a file's documents are located in, parsed by ruamel once for all of them.
 
-    __slots__ = ("_trees", "text")
+    The text can be let go (`release`) once a validation is done: a daemon keeps one revision's
+    documents between cycles, and their texts would be as large as the parsed data. It is read back
+    from the file (the part `span` of the decoded file, checked against the file's digest) only when a
+    position is asked for again."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    __slots__ = ("_origin", "_text", "_trees", "digest", "path", "size", "span")
+
+    def __init__(self, text: str | None, path: str, digest: str, size: int, span: tuple[int, int]) -> None:
+        self._text = text  # None: released
         self._trees: list[Any] | None = None
+        self._origin: Source | None = None  # where the text is read back from once released
+        self.path = path
+        self.digest = digest  # sha256 of the whole file
+        self.size = size  # the file's length in bytes
+        self.span = span  # [start, end) of this text in the decoded file
+
+    @property
+    def kept(self) -> str | None:
+        """The text while it is held in memory; None once released."""
+        return self._text
+
+    def release(self, origin: Source) -> None:
+        """Drop the text and its parsed positions; `origin` holds the same file at the same path."""
+        self._origin = origin
+        self._text = None
+        self._trees = None
+
+    def _text_again(self) -> str | None:
+        """The released text read back from its origin; None when the file there is no longer the
+        one the documents were read from (positions are then the documents' first lines)."""
+        if self._origin is None:
+            return None
+        try:
+            raw = self._origin.read(self.path, self.size)
+        except SourceProblem:
+            return None
+        if hashlib.sha256(raw).hexdigest() != self.digest:
+            return None
+        start, end = self.span
+        self._text = raw.decode("utf-8").removeprefix("\ufeff")[start:end]
+        return self._text
 
     def tree(self, index: int) -> Any:
         if self._trees is None:
+            text = self._text if self._text is not None else self._text_again()
+            if text is None:
+                return None
             from ruamel.yaml import YAML
 
             try:
-                self._trees = list(YAML(typ="rt").load_all(self.text))
+                self._trees = list(YAML(typ="rt").load_all(text))
             except Exception:  # positions are best effort; the loader already accepted this text
                 self._trees = []
         return self._trees[index] if index < len(self._trees) else None
@@ -60,9 +100,10 @@ class Document:
     stream_index: int = 0
 
     @property
-    def text(self) -> str:
-        """The text this document was read from (the whole file when it was read as one stream)."""
-        return self.positions.text if self.positions is not None else ""
+    def text(self) -> str | None:
+        """The text this document was read from (the whole file when it was read as one stream), while
+        it is held in memory: None once released (`release_texts`)."""
+        return self.positions.kept if self.positions is not None else None
 
     def locate(self, field_path: Sequence[str | int] | str = (), key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value at `field_path`, or of its key when `key` is set.
@@ -163,10 +204,17 @@ def parse(path: str, raw: bytes) -> ParseResult:
     except LoadError as error:
         return result.error(error.rule, path, error.line, error.column, error.message)
     shared: dict[str, PositionText] = {}
+    searched_from = 0
     for index, document in enumerate(loaded):
         positions = shared.get(document.text)
         if positions is None:
-            positions = shared[document.text] = PositionText(document.text)
+            # Where this text lies in the file, to cut it out again once released. The documents come
+            # in file order, so each search starts where the last text ended.
+            start = 0 if document.text is text else text.find(document.text, searched_from)
+            searched_from = start + len(document.text)
+            span = (start, searched_from)
+            positions = PositionText(document.text, path, digest, len(raw), span)
+            shared[document.text] = positions
         result.documents.append(
             Document(
                 path,
@@ -180,3 +228,12 @@ def parse(path: str, raw: bytes) -> ParseResult:
             )
         )
     return result
+
+
+def release_texts(documents: Iterable[Document], origin: Source) -> None:
+    """Let go of the documents' texts and parsed positions. `origin` holds each document's file, with the
+    same bytes, at its path (the revision the documents were validated in, or one that shares these
+    files); a position asked for later reads the text back from there."""
+    for document in documents:
+        if document.positions is not None:
+            document.positions.release(origin)

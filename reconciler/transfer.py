@@ -2,7 +2,7 @@
 
 Plain tuples and the documents' own data (JSON-like trees: the loader guarantees it) are what
 `marshal` carries, several times faster than pickling the objects. A file's documents share one
-position text; it travels once per file.
+position text; it travels once per file, with where it lies in the file (to be read back once released).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from reconciler.findings import Finding, Severity
 WireFinding: TypeAlias = tuple[str, str, str, int, int, str, str | None]
 # path, data, index, line, kind, valid, digest, text number (-1: none), text_line, stream_index
 WireDocument: TypeAlias = tuple[str, object, int, int, str, bool, str, int, int, int]
-WireDocuments: TypeAlias = tuple[list[WireDocument], list[str]]
+# a position text: the text, the file's size, the text's span in the decoded file
+WireText: TypeAlias = tuple[str | None, int, int, int]
+WireDocuments: TypeAlias = tuple[list[WireDocument], list[WireText]]
 
 
 def findings_out(findings: list[Finding]) -> list[WireFinding]:
@@ -30,7 +32,7 @@ def findings_in(wire: object) -> list[Finding]:
 
 
 def documents_out(documents: list[Document]) -> WireDocuments:
-    texts: list[str] = []
+    texts: list[WireText] = []
     numbers: dict[int, int] = {}
     out: list[WireDocument] = []
     for d in documents:
@@ -39,7 +41,8 @@ def documents_out(documents: list[Document]) -> WireDocuments:
             number = numbers.get(id(d.positions), -1)
             if number < 0:
                 number = numbers[id(d.positions)] = len(texts)
-                texts.append(d.positions.text)
+                start, end = d.positions.span
+                texts.append((d.positions.kept, d.positions.size, start, end))
         out.append(
             (d.path, d.data, d.index, d.line, d.kind, d.valid, d.digest, number, d.text_line, d.stream_index)
         )
@@ -48,7 +51,18 @@ def documents_out(documents: list[Document]) -> WireDocuments:
 
 def documents_in(wire: object) -> list[Document]:
     rows, texts = cast(WireDocuments, wire)
-    positions = [PositionText(text) for text in texts]
+    positions: dict[int, PositionText] = {}
+
+    def position(number: int, path: str, digest: str) -> PositionText | None:
+        """The text `number`, made once for all the documents of its file (same path and digest)."""
+        if number < 0:
+            return None
+        made = positions.get(number)
+        if made is None:
+            text, size, start, end = texts[number]
+            made = positions[number] = PositionText(text, path, digest, size, (start, end))
+        return made
+
     return [
         Document(
             path,
@@ -58,7 +72,7 @@ def documents_in(wire: object) -> list[Document]:
             kind,
             valid,
             digest,
-            positions[number] if number >= 0 else None,
+            position(number, path, digest),
             text_line,
             stream_index,
         )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.crds.sources import CrdOptions
+from reconciler.documents import Document, parse, release_texts
 from reconciler.findings import Finding
 from reconciler.pipeline import check, validate
 from reconciler.policy.engine import Inputs
@@ -141,15 +142,23 @@ def test_next_cycle_gives_the_findings_of_a_cold_validation(
     tmp_path: Path, toolhive_crds: Path, seed: int, mode: str
 ) -> None:
     """Between daemon cycles: by Git blob id (a revision, or the daemon's checkout of one, a folder
-    whose blob ids are known), or by digest when the revision is a plain folder."""
+    whose blob ids are known), or by digest when the revision is a plain folder. As in the daemon, the
+    previous cycle's documents keep no text: findings on unchanged files are located by reading the
+    files back (the work tree is checked out from one revision to the next in place)."""
     repo, done = _history(tmp_path, seed)
     crds = CrdOptions(locations=(str(toolhive_crds),))
-    previous = validate(open_source(repo, "HEAD~1"), crds=crds)
 
     def current() -> Any:
         if mode == "revisions":
             return open_source(repo, "HEAD")
         return FolderSource(repo, blob_ids=_blob_ids(repo) if mode == "checkout" else None)
+
+    _git(repo, "checkout", "-q", "HEAD~1")
+    before = current()
+    previous = validate(before, crds=crds)
+    release_texts(_kept(previous.repo), before)
+    assert all(d.text is None for d in _kept(previous.repo))
+    _git(repo, "checkout", "-q", "-")
 
     warm = validate(current(), crds=crds, previous=previous)
     cold = validate(current(), crds=crds)
@@ -164,6 +173,10 @@ def test_next_cycle_gives_the_findings_of_a_cold_validation(
     # Unchanged entries are the previous cycle's very documents: neither parsed nor checked again.
     previous_entries = {id(d) for d in previous.repo.entries}
     assert sum(id(d) in previous_entries for d in warm.repo.entries) >= len(warm.repo.entries) - 6, done
+
+
+def _kept(repo: Repository) -> list[Document]:
+    return [*repo.documents(), *([repo.settings_document] if repo.settings_document is not None else [])]
 
 
 def test_next_cycle_checks_manifests_against_the_crds_of_now(tmp_path: Path, toolhive_crds: Path) -> None:
@@ -199,3 +212,68 @@ def test_the_daemons_checkout_knows_its_blob_ids(tmp_path: Path) -> None:
     assert source.blob_id("mcp-gitops.yaml") == _blob_ids(repo)["mcp-gitops.yaml"]
     assert source.blob_id("link.yaml") is None  # a link is read, so its target is checked
     assert FolderSource(repo).blob_id("mcp-gitops.yaml") is None  # a plain folder: by digest
+
+
+def test_a_released_document_is_located_as_before_from_its_file(tmp_path: Path) -> None:
+    """A released text is cut out of its file again (after a byte order mark, in a stream of several
+    documents) and gives the positions the kept text gave."""
+    stream = (
+        "\ufeff# two servers\nkind: MCPServer\nmetadata:\n  name: a\n---\nkind: MCPServer\n"
+        "metadata:\n  name: b\n  labels:\n    team: x\n"
+    )
+    (tmp_path / "servers.yaml").write_text(stream, encoding="utf-8")
+    source = FolderSource(tmp_path)
+    first, second = parse("servers.yaml", source.read("servers.yaml", 10_000)).documents
+    expected = [second.locate(("metadata", "labels", "team")), first.locate(("metadata", "name"))]
+
+    release_texts([first, second], source)
+
+    assert (first.text, second.text) == (None, None)
+    assert [second.locate(("metadata", "labels", "team")), first.locate(("metadata", "name"))] == expected
+    assert expected == [(10, 11), (4, 9)]
+
+
+def test_a_released_document_whose_file_changed_falls_back_to_its_first_line(tmp_path: Path) -> None:
+    """Never a position in other bytes than the document's own: a file that changed since is not used."""
+    path = tmp_path / "manifest.yaml"
+    path.write_text("kind: MCPServer\nmetadata:\n  name: a\n")
+    source = FolderSource(tmp_path)
+    (doc,) = parse("manifest.yaml", source.read("manifest.yaml", 10_000)).documents
+    release_texts([doc], source)
+    path.write_text("kind: MCPServer\n\n\nmetadata:\n  name: a\n")
+
+    assert doc.locate(("metadata", "name")) == (1, 1)
+    path.unlink()
+    assert doc.locate(("metadata", "name")) == (1, 1)
+
+
+def test_the_daemon_keeps_no_texts_between_cycles_and_locates_as_a_cold_run(tmp_path: Path) -> None:
+    """A daemon's cycle over a mirror: after each cycle the kept documents hold no text; the next
+    revision's findings on unchanged files (the group they name is deleted) are located by reading
+    the checkout, at the places a cold validation gives."""
+    from reconciler.daemon.gitsync import GitMirror
+    from tests.test_daemon_units import FakeTarget, _cycle
+
+    repo = write_repo(tmp_path / "repo", 24, 12, 3)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    cycle = _cycle(repo, FakeTarget())
+    cycle.source = GitMirror(str(repo), "main", tmp_path / "state")
+
+    assert cycle.run("test").outcome == "applied"
+    kept = cycle._previous
+    assert kept is not None and all(d.text is None for d in _kept(kept.repo))
+
+    for group in (repo / "manifests").glob("mcpgroup-*.yaml"):
+        group.unlink()
+    _git(repo, "commit", "-qam", "no groups")
+    cycle.run("test")
+
+    assert cycle._previous is not None and all(d.text is None for d in _kept(cycle._previous.repo))
+    cold = validate(open_source(repo, "HEAD"), crds=cycle._crd_options())
+    warm = cycle.status.findings["findings"]
+    assert sorted((f["path"], f["line"], f["column"], f["rule"]) for f in warm) == sorted(
+        (f.path, f.line, f.column, f.rule) for f in cold.report.findings
+    )
+    assert any(f["rule"] == "ref-unknown" and f["line"] > 1 for f in warm), warm

@@ -44,6 +44,7 @@ from reconciler.daemon.status import (
     StatusBoard,
 )
 from reconciler.daemon.steps import SessionsStep
+from reconciler.documents import release_texts
 from reconciler.findings import Severity
 from reconciler.policy.loader import PolicyError
 from reconciler.reconcile import ReconcileStage, Reconciliation, TargetRun
@@ -109,7 +110,8 @@ class Cycle:
         self._last_invalid_message = ""
         self._record: CycleRecord | None = None
         # The last validation: the next revision is validated beside it, so that only what changed is
-        # parsed, checked and evaluated again (one revision's documents are kept between cycles).
+        # parsed, checked and evaluated again (one revision's documents are kept between cycles, their
+        # texts released once the cycle is done).
         self._previous: Validation | None = None
 
     # -- helpers --
@@ -177,6 +179,8 @@ class Cycle:
             self._record = None
         record.duration_s = time.perf_counter() - started
         if not record.skipped:
+            if self._previous is not None:
+                _release_texts(self._previous)
             release_memory()
         self.status.finish(record)
         self.metrics.observe_cycle(record.outcome, record.duration_s, time.time())
@@ -355,6 +359,15 @@ def _announce(run: TargetRun) -> None:
     """Where a target is about to write (the cluster's server and context, the database), logged first."""
     destination = run.plan.destination if run.plan is not None else "?"
     log.info(f"applying {run.name} to {destination}", extra=fields(target=run.name, destination=destination))
+
+
+def _release_texts(validation: Validation) -> None:
+    """The kept validation's documents without their texts: a later position (a finding on an
+    unchanged file in the next cycle) reads its file back from the checkout, which holds the same
+    bytes at the same path whenever the document is reused."""
+    repo = validation.repo
+    kept = [*repo.documents(), *([repo.settings_document] if repo.settings_document is not None else [])]
+    release_texts(kept, repo.source)
 
 
 def release_memory() -> None:

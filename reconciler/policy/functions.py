@@ -97,8 +97,8 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
 
 
 def secrets_of(document: Document) -> list[dict[str, str]]:
-    text = document.text
-    if text and not _may_hold_secret(text):
+    text = document.text  # None once released: then the walk decides
+    if text is not None and not _may_hold_secret(text):
         return []
     return secrets_in(document.data) if _holds_secret(document.data) else []
 
