@@ -7,6 +7,7 @@ compared with a run where everything is loaded and evaluated from scratch."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -277,3 +278,43 @@ def test_the_daemon_keeps_no_texts_between_cycles_and_locates_as_a_cold_run(tmp_
         (f.path, f.line, f.column, f.rule) for f in cold.report.findings
     )
     assert any(f["rule"] == "ref-unknown" and f["line"] > 1 for f in warm), warm
+
+
+def test_the_next_checkouts_blob_ids_are_those_of_its_whole_tree(tmp_path: Path) -> None:
+    """The mirror works out a revision's blob ids from the last one's and what changed in between
+    (edits, additions, deletions, a file turned into a link and back): they must be the ids a listing
+    of the whole tree gives, and nothing of the last revision's may leak into them."""
+    from reconciler.daemon.gitsync import GitMirror
+
+    repo = write_repo(tmp_path / "repo", 8, 4, 2)
+    (repo / "link.yaml").symlink_to("registry.yaml")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    mirror = GitMirror(str(repo), "main", tmp_path / "state")
+    first = mirror.fetch().open()
+    first_ids = {path: first.blob_id(path) for path in _blob_ids(repo)}
+
+    entries = sorted(p for p in (repo / "entries").rglob("*") if p.is_file())
+    entries[0].write_text(entries[0].read_text().replace("MCP server", "Edited server"))
+    entries[1].unlink()
+    (repo / "entries" / "new.yaml").write_text(entries[2].read_text())
+    entries[3].unlink()
+    entries[3].symlink_to(os.path.relpath(entries[2], entries[3].parent))
+    (repo / "link.yaml").unlink()
+    (repo / "link.yaml").write_text("kind: Now a file\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "two")
+    second = mirror.fetch().open()
+
+    expected = _blob_ids(repo)  # files and links of the second revision
+    assert "entries/new.yaml" in expected
+    for path, blob in expected.items():
+        is_link = (repo / path).is_symlink()
+        assert second.blob_id(path) == (None if is_link else blob), path
+    assert second.blob_id(str(entries[1].relative_to(repo))) is None
+    assert second.blob_id(str(entries[3].relative_to(repo))) is None  # now a link: read
+    assert second.blob_id("link.yaml") == expected["link.yaml"]
+    assert first_ids["link.yaml"] is None
+    # The first revision's source still answers for its own tree.
+    assert {path: first.blob_id(path) for path in first_ids} == first_ids

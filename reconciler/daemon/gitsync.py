@@ -29,6 +29,8 @@ from reconciler.daemon.logs import add_secret, redact_url, scrub
 from reconciler.source import FolderSource, Source, SourceError
 
 GIT_TIMEOUT_S = 120.0
+# Git's file modes that are not a file's content: a symbolic link, a submodule, no file (deleted).
+SYMLINK_MODE, SUBMODULE_MODE, DELETED_MODE = "120000", "160000", "000000"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class GitMirror:
         self.ref = f"refs/mcp-gitops/{branch}"
         self.label = f"{redact_url(url)}#{branch}"
         self._checked_out_revision: str | None = None
+        self._known_blob_ids: tuple[str, dict[str, str]] | None = None  # the last revision's
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -172,7 +175,10 @@ class GitMirror:
             self._git("worktree", "add", "--quiet", "--detach", "--force", str(work), revision)
         elif self._checked_out_revision != revision:
             self._git_in(work, "checkout", "--quiet", "--detach", "--force", revision)
-            self._git_in(work, "clean", "-ffdxq")  # nothing but the revision's files
+            if self._checked_out_revision is None:
+                # Nothing but the revision's files. Once is enough: only this process writes there,
+                # through checkouts, and the clean walks every file (0.1-0.3 s at 50,000 entries).
+                self._git_in(work, "clean", "-ffdxq")
         self._checked_out_revision = revision
         source = FolderSource(work, blob_ids=self._blob_ids(revision))
         source.revision = revision  # the folder is exactly this commit: bookkeeping records it
@@ -181,7 +187,20 @@ class GitMirror:
 
     def _blob_ids(self, revision: str) -> dict[str, str]:
         """Path -> Git blob id of the revision's files (symbolic links left out: those are read), so
-        that the next cycle takes the files it shares with this one without reading them."""
+        that the next cycle takes the files it shares with this one without reading them. Worked out
+        from the last revision's ids and what changed since, when there was one (listing and reading
+        the whole tree costs 0.5 s at 50,000 entries); a new dictionary each time, since the last
+        revision's source keeps its own."""
+        known = self._known_blob_ids
+        ids = None
+        if known is not None:
+            ids = known[1] if known[0] == revision else self._changed_blob_ids(known[0], revision, known[1])
+        if ids is None:
+            ids = self._listed_blob_ids(revision)
+        self._known_blob_ids = (revision, ids)
+        return ids
+
+    def _listed_blob_ids(self, revision: str) -> dict[str, str]:
         try:
             listing = self._git("ls-tree", "-r", "-z", "--full-tree", revision)
         except (TransientError, UnicodeError):
@@ -190,8 +209,28 @@ class GitMirror:
         for record in listing.split("\0"):
             meta, _, name = record.partition("\t")
             fields = meta.split()
-            if len(fields) == 3 and fields[1] == "blob" and fields[0] != "120000":
+            if len(fields) == 3 and fields[1] == "blob" and fields[0] != SYMLINK_MODE:
                 ids[name] = fields[2]
+        return ids
+
+    def _changed_blob_ids(self, old: str, new: str, old_ids: dict[str, str]) -> dict[str, str] | None:
+        """`old_ids` updated with the files that differ between the two revisions; None when Git
+        cannot compare them (the old revision's objects are gone)."""
+        try:
+            changes = self._git("diff-tree", "-r", "-z", "--no-renames", old, new).split("\0")
+        except (TransientError, UnicodeError):
+            return None
+        ids = dict(old_ids)
+        # `:old-mode new-mode old-id new-id status` then the path, each ended by a NUL.
+        for meta, path in zip(changes[0::2], changes[1::2], strict=False):
+            fields = meta.split()
+            if len(fields) != 5:
+                return None
+            new_mode, new_id = fields[1], fields[3]
+            if new_mode in (SYMLINK_MODE, SUBMODULE_MODE, DELETED_MODE):
+                ids.pop(path, None)
+            else:
+                ids[path] = new_id
         return ids
 
     def _git_in(self, work: Path, *args: str) -> None:
