@@ -9,6 +9,14 @@ target's plan + apply, from a loaded repository to status read back; loading the
 "no-op, all dry-run" is the no-op with the unchanged-object shortcut off (ClusterOptions.verify_all).
 
 Targets: first apply (every object created) <= 15 s; no-op re-apply <= 3 s.
+
+    .venv/bin/python bench/bench_cluster.py --others 2500 [--objects 500] [--runs 5]
+
+runs instead the no-op re-apply beside other repositories' objects (issue 17: one repository's cost
+must not grow with everyone else's objects): two private control planes hold the same repository of
+--objects objects, applied once; one of them also holds --others objects of five other repositories
+(labelled as ours are, owned by them, each in a namespace of its own). The no-op re-apply (plan + apply)
+runs on each in turn, --runs times; medians and their ratio (target 1.0x).
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ sys.path.insert(0, str(ROOT))
 from reconciler.repository import load_repository  # noqa: E402
 from reconciler.source import open_source  # noqa: E402
 from reconciler.targets.cluster import ClusterOptions, ClusterTarget  # noqa: E402
+from reconciler.targets.cluster.marks import MANAGED_SELECTOR  # noqa: E402
 
 FILES = 50
+OTHER_REPOSITORIES = 5
 
 
 def manifest(kind: str, name: str, index: int) -> str:
@@ -86,13 +96,17 @@ def connect(args: argparse.Namespace, workdir: Path) -> tuple[Any, Any, Any]:
     return cluster, plane, options
 
 
-def one_run(cluster: Any, options: ClusterOptions, count: int, workdir: Path) -> dict[str, float]:
+def create_namespace(cluster: Any, name: str) -> str:
     from kubernetes import client
 
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
     client.CoreV1Api(cluster.api_client).create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
+    return name
+
+
+def one_run(cluster: Any, options: ClusterOptions, count: int, workdir: Path) -> dict[str, float]:
+    namespace = create_namespace(cluster, f"bench-{uuid.uuid4().hex[:8]}")
     root = workdir / namespace
     write_repo(root, count, namespace)
     t0 = time.perf_counter()
@@ -126,6 +140,83 @@ def one_run(cluster: Any, options: ClusterOptions, count: int, workdir: Path) ->
     return figures
 
 
+def applied_repository(cluster: Any, options: ClusterOptions, count: int, root: Path, namespace: str) -> Any:
+    """A repository of `count` objects in `namespace` (created), applied once: its objects exist."""
+    write_repo(root, count, create_namespace(cluster, namespace))
+    repo = load_repository(open_source(str(root)))
+    target = ClusterTarget()
+    try:
+        result = target.apply(target.plan(repo, options), options)
+    finally:
+        target.close()
+    assert len(result.created) == count, (len(result.created), count)
+    return repo
+
+
+def no_op(repo: Any, options: ClusterOptions) -> float:
+    target = ClusterTarget()
+    try:
+        started = time.perf_counter()
+        result = target.apply(target.plan(repo, options), options)
+        elapsed = time.perf_counter() - started
+    finally:
+        target.close()
+    assert not (result.created or result.updated), "a no-op re-apply changed objects"
+    return elapsed
+
+
+def labelled(cluster: Any) -> int:
+    """Objects with the managed-by label in the whole cluster (every ToolHive kind)."""
+    from kubernetes import client
+
+    api = client.CustomObjectsApi(cluster.api_client)
+    return sum(
+        len(api.list_cluster_custom_object(
+            "toolhive.stacklok.dev", "v1beta1", plural, label_selector=MANAGED_SELECTOR
+        )["items"])
+        for plural in ("mcpservers", "virtualmcpservers", "mcpgroups")
+    )  # fmt: skip
+
+
+def beside_others(args: argparse.Namespace, workdir: Path) -> None:
+    """The no-op re-apply of one repository in a cluster without and one with others' objects."""
+    clusters: dict[str, tuple[Any, Any, ClusterOptions, Any]] = {}
+    try:
+        for side in ("without others", "with others"):
+            folder = workdir / side.replace(" ", "-")
+            folder.mkdir()
+            cluster, plane, options = connect(args, folder)
+            clusters[side] = (cluster, plane, options, None)
+            repo = applied_repository(cluster, options, args.objects, folder / "ours", "ours")
+            clusters[side] = (cluster, plane, options, repo)
+        cluster, _, options, _ = clusters["with others"]
+        started = time.perf_counter()
+        for number in range(OTHER_REPOSITORIES):
+            applied_repository(
+                cluster, options, args.others // OTHER_REPOSITORIES,
+                workdir / f"other-{number}", f"other-{number}",
+            )  # fmt: skip
+        print(
+            f"{args.others} objects of {OTHER_REPOSITORIES} other repositories applied in "
+            f"{time.perf_counter() - started:.1f} s; labelled objects: "
+            + ", ".join(f"{side} {labelled(c[0])}" for side, c in clusters.items())
+        )
+        times: dict[str, list[float]] = {side: [] for side in clusters}
+        for _ in range(args.runs):
+            for side, (_, _, options, repo) in clusters.items():
+                times[side].append(no_op(repo, options))
+    finally:
+        for _, plane, _, _ in clusters.values():
+            if plane is not None:
+                plane.stop()
+    medians = {side: statistics.median(values) for side, values in times.items()}
+    print(f"cluster no-op re-apply, {args.objects} objects, {args.runs} interleaved runs (median, min-max):")
+    for side, values in times.items():
+        print(f"  {side:15s} {medians[side]:6.2f} s   ({min(values):.2f}-{max(values):.2f})")
+    ratio = medians["with others"] / medians["without others"]
+    print(f"  ratio with / without {args.others} others' objects: {ratio:.2f}x (target 1.0x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -134,9 +225,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--kubeconfig")
     parser.add_argument("--context")
+    parser.add_argument(
+        "--others", type=int, default=0, help="run the no-op beside this many objects of other repositories"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="mcp-gitops-bench-cluster-"))
+    if args.others:
+        if args.kubeconfig:
+            parser.error("--others starts its own two control planes: no --kubeconfig")
+        try:
+            beside_others(args, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     cluster, plane, options = connect(args, workdir)
     try:
         runs = [one_run(cluster, options, args.objects, workdir) for _ in range(args.runs)]
