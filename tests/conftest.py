@@ -7,6 +7,8 @@ fail.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,11 @@ def repo_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "repo"
     shutil.copytree(ROOT / "sample-repo", dest)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def _nothing_stays_frozen() -> Iterator[None]:
+    """A daemon cycle freezes what is alive after it (reconciler/daemon/cycle.py, release_memory); in
+    this long test process that would keep every later test's garbage from older objects uncollected."""
+    yield
+    gc.unfreeze()

@@ -369,3 +369,32 @@ def test_a_failing_target_does_not_hold_back_the_others_and_the_reason_is_curren
     third = cycle.run("test")
     assert third.outcome == "applied" and registry.applied
     assert cycle.status.to_json()["conditions"][0]["reason"] == "ReconciliationSucceeded"
+
+
+def test_after_a_cycle_what_stays_is_frozen_and_a_full_release_collects_what_died_since(
+    repo_copy: Path,
+) -> None:
+    """The kept revision is left out of the interpreter's collections (frozen); cyclic garbage among
+    frozen objects is collected by the next full release, never kept for good."""
+    import gc
+    import weakref
+
+    from reconciler.daemon.cycle import release_memory
+
+    cycle = _cycle(repo_copy, FakeTarget())
+    cycle.run("test")
+    kept = cycle._previous
+    assert kept is not None and gc.get_freeze_count() >= len(kept.repo.entries) > 0
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    gone = weakref.ref(node)
+    release_memory(full=False)  # frozen with the rest
+    del node
+    release_memory(full=False)
+    assert gone() is not None  # a young collection does not look at frozen objects
+    release_memory(full=True)
+    assert gone() is None
