@@ -239,6 +239,8 @@ def daemon(
                             )
                         time.sleep(0.01)
                     samples.append(time.perf_counter() - pushed)
+                process.wait_cycles(1 + args.commits, 60)
+                cycles = [c for c in process.status()["history"] if not c["skipped"]][: args.commits]
             finally:
                 process.stop()
     check = statistics.median(validate()()[0] for _ in range(3))
@@ -247,6 +249,15 @@ def daemon(
     print(
         f"daemon, one-entry commit -> row:     p50 {p50:.2f} s, max {max(samples):.2f} s over "
         f"{len(samples)} commits ({p50 / check:.2f}x of validate; target <= 1 s at 10k)"
+    )
+    # Where a cycle's time goes (the daemon's own step timings, /status history): median per step.
+    names = dict.fromkeys(step for c in cycles for step in c["stepsMs"])
+    steps = {step: statistics.median(c["stepsMs"].get(step, 0.0) for c in cycles) for step in names}
+    whole = statistics.median(c["durationMs"] for c in cycles)
+    print(
+        f"  cycle {whole:.0f} ms (median): "
+        + ", ".join(f"{step} {ms:.0f}" for step, ms in steps.items())
+        + f", other {whole - sum(steps.values()):.0f} ms"
     )
 
 
