@@ -370,15 +370,15 @@ def _announce(run: TargetRun) -> None:
 
 def _compact(validation: Validation) -> float:
     """The kept validation's documents as small as they can be: the keys of the documents parsed in
-    this cycle interned (those taken from the previous cycle already are), and no texts. A later
-    position (a finding on an unchanged file in the next cycle) reads its file back from the
-    checkout, which holds the same bytes at the same path whenever the document is reused.
-    Returns the share of the documents that were parsed in this cycle."""
+    this cycle interned, and no texts. Only those hold a text (parsed now, or read back for a
+    position): the others were compacted in an earlier cycle, and the checkout they are read back
+    from holds the same bytes at their paths whenever they are reused.
+    Returns the share of the documents that were parsed or read back in this cycle."""
     repo = validation.repo
     kept = [*repo.documents(), *([repo.settings_document] if repo.settings_document is not None else [])]
     fresh = [d for d in kept if d.text is not None]
     intern_keys(fresh)
-    release_texts(kept, repo.source)
+    release_texts(fresh, repo.source)
     return len(fresh) / len(kept) if kept else 1.0
 
 
