@@ -136,3 +136,42 @@ def test_an_inventory_that_cannot_be_written_is_an_error_that_keeps_the_result(
         plan_and_apply(kube, repo)
     assert [str(o.key) for o in raised.value.result.created] == [f"MCPServer {kube_namespace}/placed"]
     assert raised.value.retryable
+
+
+def test_a_no_op_reads_only_its_own_namespace_and_objects(
+    kube: KubeCluster, kube_namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: a repository's cost must not grow with other repositories' objects. Every read of a
+    no-op plan and apply is discovery, or scoped to the repository's namespace, and every listing asks
+    for its ownership label only: nothing is listed cluster-wide (bench_cluster.py --others measures
+    the time beside 2,500 objects of others)."""
+    from reconciler.targets.cluster.api import KubeApi
+    from reconciler.targets.cluster.marks import owned_selector
+
+    root = write_repo(
+        tmp_path / "repo",
+        {"a.yaml": server("alpha"), "g.yaml": GROUP.format(name="team-a")},
+        kube_namespace,
+        prune=True,
+        settings="ownership:\n  identity: github.com/acme/scoped\n",
+    )
+    plan_and_apply(kube, root)
+    reads: list[tuple[str, list[tuple[str, str]]]] = []
+    request = KubeApi.request
+
+    def recorded(self: KubeApi, method: str, path: str, **kwargs: object) -> object:
+        if method == "GET":
+            reads.append((path, list(kwargs.get("query") or [])))  # type: ignore[call-overload]
+        return request(self, method, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KubeApi, "request", recorded)
+    _, result = plan_and_apply(kube, root, prune=True)
+
+    assert not (result.created or result.updated or result.pruned)
+    discovery = {"/version", "/api/v1", f"/apis/{GROUP_VERSION}"}
+    scoped = [p for p, _ in reads if p not in discovery]
+    assert scoped and all(f"/namespaces/{kube_namespace}/" in p for p in scoped), reads
+    listings = [q for p, q in reads if p.rstrip("/").rsplit("/", 1)[-1] in ("mcpservers", "mcpgroups")]
+    assert listings and all(
+        ("labelSelector", owned_selector("github.com/acme/scoped")) in q for q in listings
+    )
