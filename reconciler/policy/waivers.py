@@ -64,8 +64,8 @@ def _annotation_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
     return waivers, problems
 
 
-def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
-    waivers, problems = [], []
+def _entry_paths(repo: Repository) -> dict[str, list[str]]:
+    """The files of each entry, by `name` and by `name@version`."""
     entry_paths: dict[str, list[str]] = {}
     for doc in repo.entries:
         server = doc.data.get("server") if isinstance(doc.data, dict) else None
@@ -73,6 +73,14 @@ def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
             name, version = server.get("name"), server.get("version")
             entry_paths.setdefault(f"{name}", []).append(doc.path)
             entry_paths.setdefault(f"{name}@{version}", []).append(doc.path)
+    return entry_paths
+
+
+def _settings_waivers(repo: Repository) -> tuple[list[Waiver], list[Finding]]:
+    waivers, problems = [], []
+    # Only when a waiver names an entry: two keys for every entry cost 0.1 s at 10,000 entries.
+    named = any(waiver.target.entry for waiver in repo.settings.waivers)
+    entry_paths = _entry_paths(repo) if named else {}
     config_path = repo.config.path if repo.config is not None else repo.settings.registryConfig
     settings = repo.settings_document
     for index, waiver in enumerate(repo.settings.waivers):
