@@ -318,3 +318,22 @@ def test_the_next_checkouts_blob_ids_are_those_of_its_whole_tree(tmp_path: Path)
     assert first_ids["link.yaml"] is None
     # The first revision's source still answers for its own tree.
     assert {path: first.blob_id(path) for path in first_ids} == first_ids
+
+
+def test_a_document_from_a_worker_is_located_after_release_as_before(tmp_path: Path) -> None:
+    """Documents parsed in a forked worker come back as plain values (reconciler/transfer.py), with
+    where their text lies in the file, so that they too can let their texts go."""
+    from reconciler.transfer import documents_in, documents_out
+
+    (tmp_path / "servers.yaml").write_text(
+        "kind: A\nmetadata:\n  name: a\n---\nkind: B\nmetadata:\n  name: b\n"
+    )
+    source = FolderSource(tmp_path)
+    parsed = parse("servers.yaml", source.read("servers.yaml", 10_000)).documents
+    expected = [d.locate(("metadata", "name")) for d in parsed]
+
+    back = documents_in(documents_out(parsed))
+    release_texts(back, source)
+
+    assert [d.text for d in back] == [None, None]
+    assert [d.locate(("metadata", "name")) for d in back] == expected == [(3, 9), (7, 9)]
