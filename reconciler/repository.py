@@ -147,10 +147,11 @@ class _Loader:
         self.reuse = _Reuse(reuse) if reuse is not None else None
         self.config_missing = False
         self.same_crds = same_crds
+        self._same_settings: bool | None = None
 
     def reused(self, path: str, into: list[Document]) -> bool:
         """Take `path`'s documents and findings from the other revision when its bytes are the same."""
-        if self.reuse is None or self.reuse.settings != self.repo.settings:
+        if self.reuse is None or not self.same_settings():
             return False
         taken = self.reuse.take(path, self.source, self.max_bytes)
         if taken is None:
@@ -159,6 +160,13 @@ class _Loader:
         into.extend(taken[0])
         self.repo.findings.extend(taken[1])
         return True
+
+    def same_settings(self) -> bool:
+        """Whether the other revision was loaded under these settings: compared once, when the first
+        file is about to be reused (the settings are final by then), not for every file."""
+        if self._same_settings is None:
+            self._same_settings = self.reuse is not None and self.reuse.settings == self.repo.settings
+        return self._same_settings
 
     def finding(self, rule: str, path: str, line: int, column: int, message: str) -> None:
         self.repo.findings.append(Finding(rule, Severity.ERROR, path, line, column, message))
@@ -305,12 +313,22 @@ class _Loader:
 
     def load_manifests(self, crds: CrdOptions) -> None:
         settings = self.repo.settings
-        reuse_checks = self.same_crds and self.reuse is not None and self.reuse.settings == settings
+        reuse_checks = self.same_crds and self.same_settings()
         if reuse_checks and self.reuse is not None:
             self.repo.catalog = self.reuse.catalog  # the same CRD sources: compiled once per run
         else:
             self.repo.catalog = load_catalog(
                 crds, settings.crds, settings.toolhive.operatorVersion, self.source
+            )
+            # CRDs listed again (the daemon's next cycle) that are what the other revision was checked
+            # against: its checks of unchanged files still hold.
+            earlier = self.reuse.catalog if self.reuse is not None else None
+            reuse_checks = (
+                self.same_settings()
+                and self.repo.catalog is not None
+                and earlier is not None
+                and self.repo.catalog.digest is not None
+                and self.repo.catalog.digest == earlier.digest
             )
         namespace = settings.namespace
         checker = ManifestChecker(self.repo.catalog)

@@ -204,3 +204,32 @@ def test_what_a_crd_file_parses_to_is_kept_by_its_digest(tmp_path: Path, toolhiv
     other = raw.replace(b"maxLength: 253", b"maxLength: 254", 1) + b"\n# a copy\n"
     assert sources._crds_in("b.yaml", other) != cold
     assert len(set(parsed.glob("*.json")) - before) == 2
+
+
+def test_the_next_load_with_the_same_cluster_crds_keeps_the_manifest_checks(
+    kube: KubeCluster, kube_namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon lists the cluster's CRDs every cycle; when their specs are what the last cycle
+    checked against, unchanged manifests are not parsed and checked again, and the report is a cold
+    run's."""
+    from reconciler.pipeline import validate
+
+    bad = f"apiVersion: {V1}\nkind: MCPServer\nmetadata: {{name: b}}\nspec: {{image: x, replicas: -1}}\n"
+    root = write_repo(
+        tmp_path / "repo", manifests={"bad.yaml": bad, "other.yaml": bad.replace(": b}", ": c}")}
+    )
+    (root / "mcp-gitops.yaml").write_text(f"namespace: {kube_namespace}\n")
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    options = CrdOptions(from_cluster=True)
+    first = validate(FolderSource(root), crds=options)
+    (root / "manifests" / "other.yaml").write_text(bad.replace(": b}", ": d}"))
+    again = validate(FolderSource(root), crds=options, previous=first)
+    cold = validate(FolderSource(root), crds=options)
+    assert first.repo.catalog is not None and first.repo.catalog.digest is not None
+    assert again.repo.catalog is not None and again.repo.catalog.digest == first.repo.catalog.digest
+    kept = {d.path for d in again.repo.manifests if any(d is e for e in first.repo.manifests)}
+    assert kept == {"manifests/bad.yaml"}  # the unchanged file, as loaded and checked before
+    assert sorted(f.to_json().items() for f in again.report.findings) == sorted(
+        f.to_json().items() for f in cold.report.findings
+    )
+    assert any(f.rule == "crd-schema" and f.path == "manifests/bad.yaml" for f in again.report.findings)

@@ -266,8 +266,11 @@ def load_catalog(
         origin, locations, in_repo = "crds: in mcp-gitops.yaml", configured, True
     elif options.from_cluster:
         cluster = _Cluster(options)
-        catalog = _build("the cluster", cluster.crds())
+        served = cluster.crds()
+        catalog = _build("the cluster", served)
         catalog.live = cluster.exists
+        specs = json.dumps([crd["spec"] for crd in served], sort_keys=True, separators=(",", ":"))
+        catalog.digest = hashlib.sha256(specs.encode()).hexdigest()
         return catalog
     else:
         return None
