@@ -297,8 +297,9 @@ _PACKAGE_COLUMNS = PACKAGE_COLUMNS[1:]
 
 
 def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The stored values of the given versions, shaped as `VersionRows.field_groups()`, for a plan to
-    show what a changed field holds now (only the versions a plan updates are read)."""
+    """The stored values of the given versions, shaped as `VersionRows.field_groups()`: what names the
+    fields a changed file changes, and what a plan shows they hold now (only the versions whose file
+    changed are read)."""
     if not ids:
         return {}
     out: dict[uuid.UUID, dict[str, Any]] = {i: {"packages": [], "remotes": [], "icons": []} for i in ids}
@@ -337,15 +338,3 @@ def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, A
     ):
         out[sid]["icons"].append({"source_uri": uri, "mime_type": mime, "theme": theme})
     return out
-
-
-def field_digests(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
-    """Recorded per-field digests of the given versions, to name what changed."""
-    if not keys:
-        return {}
-    rows = conn.execute(
-        "SELECT o.name, o.version, o.field_digests FROM mcp_gitops.owned_version o"
-        " JOIN unnest(%s::text[], %s::text[]) AS k(name, version) USING (name, version)",
-        [[k[0] for k in keys], [k[1] for k in keys]],
-    )
-    return {(n, v): d for n, v, d in rows}

@@ -217,7 +217,6 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
     trust_revision = options.revision is not None and options.revision == live.last_revision
     bookkeeping = Bookkeeping(revision_changed=options.revision != live.last_revision)
     version_changes: list[Change] = []
-    updated_keys: list[tuple[str, str]] = []
     touched_names: set[str] = set()
 
     for name, entry in desired.entries.items():
@@ -255,7 +254,6 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                 continue
             elif have.digest != spec.digest:
                 version_changes.append(Change("update", "version", name, version, path=spec.path, spec=spec))
-                updated_keys.append((name, version))
 
     for (name, version), have in live.owned_versions.items():
         entry_spec = desired.entries.get(name)
@@ -279,24 +277,22 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             change.row_id = row_id
             change.path = change.path or path
 
-    # Name the changed fields; a digest change that changes no row (reformatting) is bookkeeping only.
-    recorded = live_state.field_digests(conn, updated_keys) if updated_keys else {}
-    for change in version_changes:
-        if change.action == "update" and change.spec is not None:
-            before = recorded.get((change.name, change.version or ""), {})
-            after = change.spec.rows.field_digests()
-            change.fields = [k for k, v in after.items() if before.get(k) != v]
-            if not change.fields:
-                change.action = "keep"
-                bookkeeping.refresh.append(change.spec)
-    # What the changed fields hold now and will hold: the values a reviewer needs, not only the names.
+    # The versions whose file changed: their stored values name the fields that changed (and are what
+    # a reviewer is shown beside the new ones); a file change that changes no row (reformatting) is
+    # bookkeeping only.
     updated = [c for c in version_changes if c.action == "update" and c.spec is not None and c.row_id]
     stored = live_state.field_values(conn, [c.row_id for c in updated if c.row_id is not None])
     for change in updated:
         assert change.spec is not None and change.row_id is not None
         groups, now = change.spec.rows.field_groups(), stored.get(change.row_id, {})
-        change.before = {name: _in_key_order(name, now.get(name)) for name in change.fields}
-        change.after = {name: _in_key_order(name, groups[name]) for name in change.fields}
+        before = {name: _in_key_order(name, now.get(name)) for name in groups}
+        after = {name: _in_key_order(name, value) for name, value in groups.items()}
+        change.fields = [name for name in groups if before[name] != after[name]]
+        if not change.fields:
+            change.action = "keep"
+            bookkeeping.refresh.append(change.spec)
+        change.before = {name: before[name] for name in change.fields}
+        change.after = {name: after[name] for name in change.fields}
     changes += [c for c in version_changes if not (c.action == "keep" and c.note is None)]
 
     # Entries that lose their last owned version.

@@ -14,13 +14,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from reconciler.targets.postgres.changes import Change, Diff
-from reconciler.targets.postgres.desired import VersionSpec, canonical_json, claims_digest
+from reconciler.targets.postgres.desired import VersionSpec, row_json
 
 Hook = Callable[[str], None]
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else canonical_json(value)
 
 
 def _copy(cur: Any, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
@@ -54,33 +50,14 @@ ICON_COLUMNS = ("server_id", "source_uri", "mime_type", "theme")
 def child_rows(
     vid: uuid.UUID, spec: VersionSpec
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The package, remote and icon rows of one version, in the column order above."""
+    """The package, remote and icon rows of one version, in the column order above (the rows are
+    built in that order, values encoded: only the key is added here)."""
     rows = spec.rows
-
-    def arguments(*columns: list[Any]) -> tuple[Any, ...]:
-        # text[] of names for schema 21, a JSONB array of argument objects for schema 23
-        return tuple(canonical_json(c) for c in columns) if spec.full_arguments else columns
-
-    packages = [
-        (
-            vid,
-            p.registry_type,
-            p.pkg_registry_url,
-            p.pkg_identifier,
-            p.pkg_version,
-            p.runtime_hint,
-            *arguments(p.runtime_arguments, p.package_arguments),
-            p.sha256_hash,
-            p.transport,
-            p.transport_url,
-            canonical_json(p.env_vars),
-            canonical_json(p.transport_headers),
-        )
-        for p in rows.packages
-    ]
-    remotes = [(vid, r.transport, r.transport_url, canonical_json(r.transport_headers)) for r in rows.remotes]
-    icons = [(vid, i.source_uri, i.mime_type, i.theme) for i in rows.icons]
-    return packages, remotes, icons
+    return (
+        [(vid, *p) for p in rows.packages],
+        [(vid, *r) for r in rows.remotes],
+        [(vid, *i) for i in rows.icons],
+    )
 
 
 class Writer:
@@ -98,6 +75,8 @@ class Writer:
         self.registry_ids: dict[str, uuid.UUID] = {}
         self.entry_ids: dict[str, uuid.UUID] = {}
         self.version_ids: dict[tuple[str, str], uuid.UUID] = {}
+        # claims of the entries created, as encoded for registry_entry: the inventory records the same text
+        self.created_claims: dict[str, str | None] = {}
 
     def by(self, kind: str, action: str) -> list[Change]:
         return [c for c in self.diff.changes if c.kind == kind and c.action == action]
@@ -133,11 +112,11 @@ class Writer:
         for name, row in desired.sources.items():
             values = [
                 row.source_type,
-                _json(row.source_config),
-                _json(row.filter_config),
+                row_json(row.source_config),
+                row_json(row.filter_config),
                 None if row.sync_seconds is None else f"{row.sync_seconds} seconds",
                 row.syncable,
-                _json(row.claims),
+                row_json(row.claims),
             ]
             if name in live_sources:
                 self.cur.execute(
@@ -158,11 +137,11 @@ class Writer:
                     sid,
                     row.name,
                     row.source_type,
-                    _json(row.source_config),
-                    _json(row.filter_config),
+                    row_json(row.source_config),
+                    row_json(row.filter_config),
                     None if row.sync_seconds is None else f"{row.sync_seconds} seconds",
                     row.syncable,
-                    _json(row.claims),
+                    row_json(row.claims),
                 ],
             )
         all_source_ids = {n: s for n, s in self._source_id_map().items()}
@@ -172,7 +151,7 @@ class Writer:
             row2 = desired.registries[change.name]
             self.cur.execute(
                 "UPDATE registry SET claims = %s, updated_at = now() WHERE id = %s",
-                [_json(row2.claims), change.row_id],
+                [row_json(row2.claims), change.row_id],
             )
             relink[change.name] = change.row_id
         for change in self.by("registry", "create"):
@@ -180,7 +159,7 @@ class Writer:
             self.registry_ids[change.name] = rid
             self.cur.execute(
                 "INSERT INTO registry (id, name, claims, creation_type) VALUES (%s, %s, %s, 'CONFIG')",
-                [rid, change.name, _json(desired.registries[change.name].claims)],
+                [rid, change.name, row_json(desired.registries[change.name].claims)],
             )
             relink[change.name] = rid
         for name, rid in relink.items():
@@ -202,7 +181,8 @@ class Writer:
         for change in creates:
             eid = uuid.uuid4()
             self.entry_ids[change.name] = eid
-            rows.append((eid, managed_id, "MCP", change.name, _json(change.after)))
+            claims = self.created_claims[change.name] = row_json(change.after)
+            rows.append((eid, managed_id, "MCP", change.name, claims))
         _copy(self.cur, "registry_entry", ("id", "source_id", "entry_type", "name", "claims"), rows)
         updates = [
             (Jsonb(c.after) if c.after is not None else None, c.row_id) for c in self.by("entry", "update")
@@ -257,7 +237,7 @@ class Writer:
         return (
             None,
             r.website,
-            _json(r.server_meta),
+            r.server_meta,
             r.repository_url,
             r.repository_id,
             r.repository_subfolder,
@@ -389,12 +369,12 @@ class Writer:
             "mcp_gitops.owned_entry",
             ("name", "entry_id", "claims", "claims_digest", "owner"),
             (
-                (c.name, self.entry_ids[c.name], _json(c.after), claims_digest(c.after), self.owner)
+                (c.name, self.entry_ids[c.name], self.created_claims[c.name], _claims_digest(c), self.owner)
                 for c in created_entries
             ),
         )
         claim_updates = [
-            (Jsonb(c.after) if c.after is not None else None, claims_digest(c.after), c.name)
+            (Jsonb(c.after) if c.after is not None else None, _claims_digest(c), c.name)
             for c in self.by("entry", "update")
         ]
         if claim_updates:
@@ -420,7 +400,7 @@ class Writer:
         _copy(
             cur,
             "mcp_gitops.owned_version",
-            ("name", "version", "version_id", "path", "digest", "field_digests", "owner"),
+            ("name", "version", "version_id", "path", "digest", "owner"),
             (
                 (
                     c.spec.name,
@@ -428,7 +408,6 @@ class Writer:
                     self.version_ids[(c.spec.name, c.spec.version)],
                     c.spec.path,
                     c.spec.digest,
-                    canonical_json(c.spec.rows.field_digests()),
                     self.owner,
                 )
                 for c in created
@@ -439,10 +418,12 @@ class Writer:
         refreshed += self.diff.bookkeeping.refresh
         if refreshed:
             cur.executemany(
-                "UPDATE mcp_gitops.owned_version SET path = %s, digest = %s, field_digests = %s"
-                " WHERE name = %s AND version = %s",
-                [
-                    (s.path, s.digest, canonical_json(s.rows.field_digests()), s.name, s.version)
-                    for s in refreshed
-                ],
+                "UPDATE mcp_gitops.owned_version SET path = %s, digest = %s WHERE name = %s AND version = %s",
+                [(s.path, s.digest, s.name, s.version) for s in refreshed],
             )
+
+
+def _claims_digest(change: Change) -> str:
+    """The digest the planner compares with: the entry's own (computed once per entry)."""
+    assert change.entry is not None
+    return change.entry.claims_digest
