@@ -127,7 +127,8 @@ def test_a_config_declared_otherwise_than_the_other_repositorys_writes_no_config
     assert pg_conn.execute("SELECT * FROM source ORDER BY name").fetchall() == sources_before
 
 
-# What the bookkeeping looked like at version 1: one owner per database, in meta, and field digests.
+# What the bookkeeping looked like at version 1: one owner per database, in meta; field digests, no
+# entry digests.
 TO_VERSION_1 = """
 ALTER TABLE mcp_gitops.state DROP CONSTRAINT state_pkey;
 ALTER TABLE mcp_gitops.state ADD COLUMN singleton boolean NOT NULL DEFAULT true CHECK (singleton);
@@ -138,6 +139,7 @@ ALTER TABLE mcp_gitops.owned_registry DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_entry DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_version DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_version ADD COLUMN field_digests jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE mcp_gitops.owned_entry DROP COLUMN digest;
 INSERT INTO mcp_gitops.meta (key, value) VALUES ('owner', 'github.com/acme/first');
 UPDATE mcp_gitops.meta SET value = '1' WHERE key = 'bookkeeping_version';
 """

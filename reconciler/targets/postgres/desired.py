@@ -278,13 +278,32 @@ class EntrySpec:
     claims_path: str
     versions: dict[str, VersionSpec] = field(default_factory=dict)
     _claims_digest: str | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def claims_digest(self) -> str:
-        # computed on first use: a settled no-op plan never needs it
+        # computed on first use: only entries whose digest changed need it
         if self._claims_digest is None:
             self._claims_digest = claims_digest(self.claims)
         return self._claims_digest
+
+    @property
+    def digest(self) -> str:
+        """Everything the entry writes, from what is known without encoding any of it: each version's
+        digest, which is its file's content digest when the pipeline read it from a file (the claims
+        are in the same file), and the claims digest only when a version has no file digest. An entry
+        of one version from a file (most entries) is that version's digest as it is."""
+        if self._digest is None:
+            specs = self.versions
+            if len(specs) == 1:
+                (spec,) = specs.values()
+                self._digest = spec.digest if spec.file_digest is not None else None
+            if self._digest is None:
+                parts = [f"{version}\1{specs[version].digest}" for version in sorted(specs)]
+                if any(spec.file_digest is None for spec in specs.values()):
+                    parts.append(self.claims_digest)
+                self._digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+        return self._digest
 
 
 @dataclass
@@ -315,11 +334,8 @@ class DesiredState:
     def _compute_digest(self) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(self.config_digest.encode())
-        for name in sorted(self.entries):
-            entry = self.entries[name]
-            h.update(b"\0" + name.encode() + b"\0" + entry.claims_digest.encode())
-            for version in sorted(entry.versions):
-                h.update(b"\1" + version.encode() + b"\1" + entry.versions[version].digest.encode())
+        entries = self.entries
+        h.update("".join(f"{name}\0{entries[name].digest}\0" for name in sorted(entries)).encode())
         return h.hexdigest()
 
     def version_count(self) -> int:

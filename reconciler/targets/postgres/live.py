@@ -50,6 +50,14 @@ class OwnedEntry:
     claims_digest: str  # of the claims as we wrote them
     missing: bool  # deleted by someone else since
     drifted: bool  # claims changed by someone else since
+    # EntrySpec.digest of what we wrote, when the inventory holds exactly that (None: compare rows)
+    digest: str | None = None
+    # one of its versions was deleted by someone else since
+    lost_versions: bool = False
+
+    def unchanged(self, digest: str) -> bool:
+        """Nothing to compare: we wrote this digest and nobody touched the rows since."""
+        return self.digest == digest and not (self.missing or self.drifted or self.lost_versions)
 
 
 class OwnedVersion(NamedTuple):
@@ -70,6 +78,7 @@ class LiveState:
     # managed sources in the database: name -> creation_type
     managed_sources: dict[str, str] = field(default_factory=dict)
     owned_entries: dict[str, OwnedEntry] = field(default_factory=dict)
+    # inventory of the entries a plan compares row by row (`load_versions`), not of every entry
     owned_versions: dict[tuple[str, str], OwnedVersion] = field(default_factory=dict)
     # entries in the managed source this repository does not own: name -> owning repository
     # (None: published through the registry server's API, owned by no repository)
@@ -184,19 +193,24 @@ def load(
                 live.others_config[(kind, name)] = row_owner or legacy or ""
     others = conn.execute(f"SELECT EXISTS (SELECT 1 FROM mcp_gitops.owned_entry o WHERE NOT ({own}))")
     live.others_own_entries = bool(others.fetchone()[0])
-    # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL.
+    # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL. An
+    # entry digest recorded under another row format is not trusted.
+    digest = "o.digest" if schema.bookkeeping_version >= 3 and live.last_digest is not None else "NULL"
     rows = conn.execute(
-        "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims"
-        " FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
+        "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims,"
+        f" {digest} FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
         f" WHERE {own}"
     ).fetchall()
-    live.owned_entries = {n: OwnedEntry(i, d, m, bool(x) and not m) for n, i, d, m, x in rows}
-    rows = conn.execute(
-        "SELECT o.name, o.version, o.digest, ev.id IS NULL"
-        " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
-        f" WHERE {own}"
-    ).fetchall()
-    live.owned_versions = {(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows}
+    lost = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT o.name FROM mcp_gitops.owned_version o"
+            f" WHERE {own} AND NOT EXISTS (SELECT 1 FROM entry_version ev WHERE ev.id = o.version_id)"
+        )
+    }
+    live.owned_entries = {
+        n: OwnedEntry(i, c, m, bool(x) and not m, d, n in lost) for n, i, c, m, x, d in rows
+    }
     managed_id = live.managed_source_id(managed_name)
     if managed_id is not None:
         _load_foreign_entries(conn, live, managed_id, own)
@@ -210,6 +224,19 @@ def load(
             )
         }
     return live
+
+
+def load_versions(conn: Any, live: LiveState, names: list[str]) -> None:
+    """The inventory of the given entries (those a plan compares row by row)."""
+    if not names:
+        return
+    rows = conn.execute(
+        "SELECT o.name, o.version, o.digest, ev.id IS NULL"
+        " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
+        f" WHERE {live.own} AND o.name = ANY(%s)",
+        [names],
+    ).fetchall()
+    live.owned_versions.update({(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows})
 
 
 def _untouched(conn: Any, managed_id: uuid.UUID | None, version_count: int, own: str) -> bool:

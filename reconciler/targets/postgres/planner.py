@@ -219,6 +219,16 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
     version_changes: list[Change] = []
     touched_names: set[str] = set()
 
+    # Entries whose recorded digest equals the repository's, untouched since, are not compared row by
+    # row: only the others' inventory is read.
+    compared = [
+        name
+        for name, owned in live.owned_entries.items()
+        if name not in desired.entries or not (owned.missing or owned.unchanged(desired.entries[name].digest))
+    ]
+    live_state.load_versions(conn, live, compared)
+    compared_names = set(compared)
+
     for name, entry in desired.entries.items():
         if name in live.foreign_entries:
             continue  # a conflict (above)
@@ -230,6 +240,9 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             touched_names.add(name)
             for version, spec in entry.versions.items():
                 version_changes.append(Change("create", "version", name, version, path=spec.path, spec=spec))
+            bookkeeping.entry_digests[name] = entry.digest
+            continue
+        if name not in compared_names:
             continue
         if owned.drifted or owned.claims_digest != entry.claims_digest:
             changes.append(
@@ -266,6 +279,16 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             version_changes.append(
                 Change("keep", "version", name, version, note="left the repository; --prune deletes it")
             )
+
+    # What the inventory of each compared entry holds once written; an entry keeping versions the
+    # repository dropped holds more than its digest says, and is compared again next time.
+    kept = {c.name for c in version_changes if c.action == "keep"}
+    for name in compared:
+        entry_spec = desired.entries.get(name)
+        if entry_spec is not None:
+            recorded = None if name in kept else entry_spec.digest
+            if recorded != live.owned_entries[name].digest:
+                bookkeeping.entry_digests[name] = recorded
 
     # Row ids (to write) and recorded paths (to show) of the versions that changed or left.
     recorded_rows = live_state.version_rows_of(

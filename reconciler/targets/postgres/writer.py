@@ -364,15 +364,31 @@ class Writer:
         if stale:
             cur.execute("DELETE FROM mcp_gitops.owned_entry WHERE name = ANY(%s)", [stale])
             cur.execute("DELETE FROM mcp_gitops.owned_version WHERE name = ANY(%s)", [stale])
+        digests = self.diff.bookkeeping.entry_digests
         _copy(
             cur,
             "mcp_gitops.owned_entry",
-            ("name", "entry_id", "claims", "claims_digest", "owner"),
+            ("name", "entry_id", "claims", "claims_digest", "digest", "owner"),
             (
-                (c.name, self.entry_ids[c.name], self.created_claims[c.name], _claims_digest(c), self.owner)
+                (
+                    c.name,
+                    self.entry_ids[c.name],
+                    self.created_claims[c.name],
+                    _claims_digest(c),
+                    digests.get(c.name),
+                    self.owner,
+                )
                 for c in created_entries
             ),
         )
+        created_names = {c.name for c in created_entries}
+        compared = [(n, d) for n, d in digests.items() if n not in created_names]
+        if compared:
+            cur.execute(
+                "UPDATE mcp_gitops.owned_entry o SET digest = k.digest"
+                " FROM unnest(%s::text[], %s::text[]) AS k(name, digest) WHERE o.name = k.name",
+                [[n for n, _ in compared], [d for _, d in compared]],
+            )
         claim_updates = [
             (Jsonb(c.after) if c.after is not None else None, _claims_digest(c), c.name)
             for c in self.by("entry", "update")
