@@ -8,7 +8,7 @@ while the version row itself is updated in place so its id, created_at and the l
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -45,6 +45,15 @@ PACKAGE_COLUMNS = (
 )
 REMOTE_COLUMNS = ("server_id", "transport", "transport_url", "transport_headers")
 ICON_COLUMNS = ("server_id", "source_uri", "mime_type", "theme")
+# field group (VersionRows.field_groups) -> the table of its rows below mcp_server, in child_rows order
+CHILD_TABLES = (
+    ("packages", "mcp_server_package", PACKAGE_COLUMNS),
+    ("remotes", "mcp_server_remote", REMOTE_COLUMNS),
+    ("icons", "mcp_server_icon", ICON_COLUMNS),
+)
+ALL_CHILDREN = frozenset(group for group, _, _ in CHILD_TABLES)
+# the field groups stored in the mcp_server row itself
+SERVER_FIELDS = frozenset(("website", "meta", "repository"))
 
 
 def child_rows(
@@ -214,19 +223,28 @@ class Writer:
         updates = self.by("version", "update")
         if not updates:
             return
-        ids = [c.row_id for c in updates]
+        # The version row is updated for any change (its updated_at says when it last changed); the
+        # server row and the child tables only where the plan found a changed field.
         self.cur.executemany(
             "UPDATE entry_version SET title = %s, description = %s, updated_at = now() WHERE id = %s",
             [(c.spec.rows.title, c.spec.rows.description, c.row_id) for c in updates if c.spec],
         )
-        self.cur.executemany(
-            "UPDATE mcp_server SET website = %s, server_meta = %s, repository_url = %s, repository_id = %s,"
-            " repository_subfolder = %s, repository_type = %s WHERE version_id = %s",
-            [(*self.server_values(c.spec)[1:], c.row_id) for c in updates if c.spec],
-        )
-        for table in ("mcp_server_package", "mcp_server_remote", "mcp_server_icon"):
-            self.cur.execute(f"DELETE FROM {table} WHERE server_id = ANY(%s)", [ids])
-        self._children([(c.row_id, c.spec) for c in updates if c.spec and c.row_id])
+        servers = [
+            (*self.server_values(c.spec)[1:], c.row_id)
+            for c in updates
+            if c.spec and SERVER_FIELDS & set(c.fields)
+        ]
+        if servers:
+            self.cur.executemany(
+                "UPDATE mcp_server SET website = %s, server_meta = %s, repository_url = %s,"
+                " repository_id = %s, repository_subfolder = %s, repository_type = %s WHERE version_id = %s",
+                servers,
+            )
+        for group, table, _ in CHILD_TABLES:
+            ids = [c.row_id for c in updates if group in c.fields]
+            if ids:
+                self.cur.execute(f"DELETE FROM {table} WHERE server_id = ANY(%s)", [ids])
+        self._children([(c.row_id, c.spec, set(c.fields)) for c in updates if c.spec and c.row_id])
         for c in updates:
             assert c.row_id is not None and c.version is not None
             self.version_ids[(c.name, c.version)] = c.row_id
@@ -248,7 +266,7 @@ class Writer:
         creates = [c for c in self.by("version", "create") if c.spec is not None]
         if not creates:
             return
-        pairs: list[tuple[uuid.UUID, VersionSpec]] = []
+        pairs: list[tuple[uuid.UUID, VersionSpec, Collection[str]]] = []
         version_rows = []
         server_rows = []
         for change in creates:
@@ -256,7 +274,7 @@ class Writer:
             assert spec is not None
             vid = uuid.uuid4()
             self.version_ids[(spec.name, spec.version)] = vid
-            pairs.append((vid, spec))
+            pairs.append((vid, spec, ALL_CHILDREN))
             rows = spec.rows
             version_rows.append(
                 (vid, self._entry_id(spec.name), spec.name, spec.version, rows.title, rows.description)
@@ -284,18 +302,15 @@ class Writer:
         )
         self._children(pairs)
 
-    def _children(self, pairs: list[tuple[uuid.UUID, VersionSpec]]) -> None:
-        packages: list[tuple[Any, ...]] = []
-        remotes: list[tuple[Any, ...]] = []
-        icons: list[tuple[Any, ...]] = []
-        for vid, spec in pairs:
-            p, r, i = child_rows(vid, spec)
-            packages += p
-            remotes += r
-            icons += i
-        _copy(self.cur, "mcp_server_package", PACKAGE_COLUMNS, packages)
-        _copy(self.cur, "mcp_server_remote", REMOTE_COLUMNS, remotes)
-        _copy(self.cur, "mcp_server_icon", ICON_COLUMNS, icons)
+    def _children(self, pairs: list[tuple[uuid.UUID, VersionSpec, Collection[str]]]) -> None:
+        """The child rows of each version, of the field groups named with it, in one COPY per table."""
+        rows: dict[str, list[tuple[Any, ...]]] = {group: [] for group in ALL_CHILDREN}
+        for vid, spec, groups in pairs:
+            for (group, _, _), found in zip(CHILD_TABLES, child_rows(vid, spec), strict=True):
+                if group in groups:
+                    rows[group] += found
+        for group, table, columns in CHILD_TABLES:
+            _copy(self.cur, table, columns, rows[group])
 
     def _entry_deletes(self) -> None:
         ids = [c.row_id for c in self.by("entry", "delete")]
