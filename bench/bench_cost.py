@@ -10,9 +10,10 @@ by run so that the load of a shared machine falls on both sides alike, and repor
 - `validate --rev HEAD --base HEAD~1` against `validate --rev HEAD` (time and peak RSS; targets 1.1x
   and 1.2x);
 - `apply --target registry --rev HEAD` after an apply of HEAD~1 (one entry changed) against
-  `validate --rev HEAD` (target 1.1x);
+  `validate --rev HEAD` (target 1.1x), with what the apply adds after validation and the registry
+  stage's own duration (lock, compare, write, commit: the duration its result reports);
 - the first `apply --target registry` into an empty database against `psql \\copy` of the same rows
-  into the same, empty, tables (target 4x).
+  into the same, empty, tables (target 4x), and the registry stage alone against the same floor.
 
 The CRDs come from $MCP_GITOPS_CRDS, default the upstream v0.44.0 files beside the checkout.
 Scratch databases are created in the server of --database-url and dropped.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -44,34 +46,43 @@ EXE = str(Path(sys.executable).parent / "mcp-gitops")
 DEFAULT_URL = os.environ.get("MCP_GITOPS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one command, which must succeed (exit 0 or 1: findings)."""
+Figures = tuple[float, ...]  # wall seconds, peak RSS (MB), then whatever else a side measures
+
+
+def run(args: list[str], env: dict[str, str], output: list[str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, which must succeed (exit 0 or 1: findings);
+    its standard output is appended to `output` when one is given."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    stdout = subprocess.PIPE if output is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    text = proc.stdout.read().decode() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(args)} exited {code}: {stderr}")
+    if output is not None:
+        output.append(text)
     return wall, usage.ru_maxrss / 1024
 
 
-def interleaved(
-    runs: int, sides: dict[str, Callable[[], tuple[float, float]]]
-) -> dict[str, tuple[float, float]]:
-    """Median wall and median peak RSS of each side, the sides run in turn `runs` times."""
-    walls: dict[str, list[float]] = {name: [] for name in sides}
-    peaks: dict[str, list[float]] = {name: [] for name in sides}
+def interleaved(runs: int, sides: dict[str, Callable[[], Figures]]) -> dict[str, Figures]:
+    """Median of each figure of each side, the sides run in turn `runs` times (each side's walls are
+    printed too, so that the spread a shared machine causes shows)."""
+    samples: dict[str, list[Figures]] = {name: [] for name in sides}
     for _ in range(runs):
         for name, side in sides.items():
-            wall, peak = side()
-            walls[name].append(wall)
-            peaks[name].append(peak)
-    return {name: (statistics.median(walls[name]), statistics.median(peaks[name])) for name in sides}
+            samples[name].append(side())
+    for name, figures in samples.items():
+        print(f"  {name}: " + ", ".join(f"{f[0]:.2f}" for f in figures) + " s")
+    return {
+        name: tuple(statistics.median(f) for f in zip(*figures, strict=True))
+        for name, figures in samples.items()
+    }
 
 
-def psql_copy_floor(url: str, empty_url: str, tmp: Path) -> Callable[[], tuple[float, float]]:
+def psql_copy_floor(url: str, empty_url: str, tmp: Path) -> Callable[[], Figures]:
     """The rows the first apply wrote into `url`, exported once; the floor is one `psql` process
     loading them with \\copy into `empty_url`'s tables (emptied before each run, untimed)."""
     tables = subprocess.run(
@@ -106,7 +117,7 @@ def psql_copy_floor(url: str, empty_url: str, tmp: Path) -> Callable[[], tuple[f
     load.write_text("BEGIN;\n" + "\n".join(script) + "\nCOMMIT;\n")
     truncate = "TRUNCATE " + ", ".join(tables) + " CASCADE"
 
-    def side() -> tuple[float, float]:
+    def side() -> Figures:
         subprocess.run(["psql", empty_url, "-qc", truncate], check=True, capture_output=True)
         return run(["psql", empty_url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(load)], dict(os.environ))
 
@@ -142,7 +153,7 @@ def main() -> None:
     if "pr" in args.rows:
         pull_request(args.runs, validate, base)
     if "apply" in args.rows or "first" in args.rows:
-        registry(args, validate, lambda url, rev: run(apply_command(repo, url, rev), env))
+        registry(args, validate, lambda url, rev: applied(apply_command(repo, url, rev), env))
     if "daemon" in args.rows:
         daemon(args, manifests, env, validate)
 
@@ -161,10 +172,26 @@ def apply_command(repo: Path, url: str, rev: str) -> list[str]:
     return [EXE, "apply", str(repo), "--rev", rev, "--target", "registry", "--database-url", url]
 
 
+# the registry result's last line: "applied: ... in N ms" or "no changes (N ms)"
+STAGE_MS = re.compile(r"(?:in (\d+) ms|\((\d+) ms\))\s*$")
+
+
+def applied(args: list[str], env: dict[str, str]) -> Figures:
+    """An apply's wall seconds and peak RSS, and its registry stage's own seconds (lock, compare, write,
+    commit), from its text output (JSON output would list every row of a first apply, a cost of its
+    own)."""
+    output: list[str] = []
+    wall, peak = run(args, env, output)
+    found = STAGE_MS.search(output[0])
+    if found is None:
+        raise SystemExit(f"{' '.join(args)}: no duration in its output: {output[0][-500:]}")
+    return wall, peak, int(found.group(1) or found.group(2)) / 1000
+
+
 def registry(
     args: argparse.Namespace,
     validate: Callable[..., Callable[[], tuple[float, float]]],
-    apply: Callable[[str, str], tuple[float, float]],
+    apply: Callable[[str, str], Figures],
 ) -> None:
     base, head = "HEAD~1", "HEAD"
     url, drop = scratch_database(args.database_url)
@@ -172,7 +199,7 @@ def registry(
     try:
         apply(url, base)
 
-        def one_entry() -> tuple[float, float]:
+        def one_entry() -> Figures:
             apply(url, base)  # back to the base, untimed
             return apply(url, head)
 
@@ -180,8 +207,11 @@ def registry(
             figures = interleaved(args.runs, {"validate": validate(), "apply one entry": one_entry})
             check, one = figures["validate"], figures["apply one entry"]
             print(f"validate --rev HEAD:                 {check[0]:.2f} s")
+            ratio = one[0] / check[0]
+            print(f"apply --target registry, one entry:  {one[0]:.2f} s ({ratio:.2f}x, target 1.1x)")
             print(
-                f"apply --target registry, one entry:  {one[0]:.2f} s ({one[0] / check[0]:.2f}x, target 1.1x)"
+                f"  ... after validation:               +{one[0] - check[0]:.2f} s, the registry stage"
+                f" {one[2] * 1000:.0f} ms"
             )
         if "first" not in args.rows:
             return
@@ -189,7 +219,7 @@ def registry(
         with tempfile.TemporaryDirectory(prefix="mcpgitops-cost-") as tmp:
             floor = psql_copy_floor(url, empty_url, Path(tmp))
 
-            def first_apply() -> tuple[float, float]:
+            def first_apply() -> Figures:
                 fresh, drop_fresh = scratch_database(args.database_url)
                 try:
                     return apply(fresh, head)
@@ -200,6 +230,10 @@ def registry(
         copy, first = figures["psql \\copy"], figures["first apply"]
         print(f"psql \\copy of the same rows:         {copy[0]:.2f} s")
         print(f"apply --target registry, first:      {first[0]:.2f} s ({first[0] / copy[0]:.1f}x, target 4x)")
+        print(
+            f"  ... its registry stage alone:       {first[2]:.2f} s ({first[2] / copy[0]:.1f}x \\copy;"
+            " creating the tables included, which the floor's are not)"
+        )
     finally:
         drop()
         drop_empty()

@@ -127,7 +127,8 @@ def test_a_config_declared_otherwise_than_the_other_repositorys_writes_no_config
     assert pg_conn.execute("SELECT * FROM source ORDER BY name").fetchall() == sources_before
 
 
-# What the bookkeeping looked like at version 1: one owner per database, in meta.
+# What the bookkeeping looked like at version 1: one owner per database, in meta; field digests, no
+# entry digests.
 TO_VERSION_1 = """
 ALTER TABLE mcp_gitops.state DROP CONSTRAINT state_pkey;
 ALTER TABLE mcp_gitops.state ADD COLUMN singleton boolean NOT NULL DEFAULT true CHECK (singleton);
@@ -137,6 +138,8 @@ ALTER TABLE mcp_gitops.owned_source DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_registry DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_entry DROP COLUMN owner;
 ALTER TABLE mcp_gitops.owned_version DROP COLUMN owner;
+ALTER TABLE mcp_gitops.owned_version ADD COLUMN field_digests jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE mcp_gitops.owned_entry DROP COLUMN digest;
 INSERT INTO mcp_gitops.meta (key, value) VALUES ('owner', 'github.com/acme/first');
 UPDATE mcp_gitops.meta SET value = '1' WHERE key = 'bookkeeping_version';
 """
@@ -163,7 +166,7 @@ def test_rows_recorded_before_owners_per_row_belong_to_the_database_owner(
     assert run("apply", str(second), "--database-url", pg_url).exit_code == 0
     assert pg_conn.execute(
         "SELECT value FROM mcp_gitops.meta WHERE key = 'bookkeeping_version'"
-    ).fetchone() == ("2",)
+    ).fetchone() == ("3",)
     owners = pg_conn.execute("SELECT name, owner FROM mcp_gitops.owned_entry ORDER BY name").fetchall()
     assert owners == [(ALPHA, "github.com/acme/first"), (BETA, "github.com/acme/second")]
     code, document = plan_of(first, pg_url)

@@ -125,6 +125,12 @@ class Bookkeeping:
 
     refresh: list[VersionSpec] = field(default_factory=list)
     revision_changed: bool = False
+    # EntrySpec.digest to record per entry written or compared (None: compare it row by row next time)
+    entry_digests: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.refresh or self.revision_changed or self.entry_digests)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import marshal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities
 from reconciler.schemas.base import go_duration_seconds
@@ -24,7 +24,6 @@ from reconciler.schemas.server_rows import (
     meta_size_limit,
     package_row_key,
     publisher_meta,
-    publisher_meta_size,
     remote_row_key,
 )
 from reconciler.targets.postgres.errors import DesiredStateError
@@ -34,10 +33,22 @@ SOURCE_TYPES = ("git", "api", "file", "managed", "kubernetes")
 SCHEDULED_TYPES = ("git", "api", "file")
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, sort_keys=True)
+# Row values go into jsonb columns, which keep no key order: sorting keys there is wasted work.
+_ROW_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def canonical_json(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def row_json(value: Any) -> str | None:
+    """A value as a jsonb column receives it, encoded once (None: SQL NULL). Empty lists, most of the
+    arrays an entry has, are not handed to the encoder at all."""
+    if value is None:
+        return None
+    if value == []:
+        return "[]"
+    return _ROW_ENCODER.encode(value)
 
 
 def digest(value: Any) -> str:
@@ -119,45 +130,62 @@ class RegistryRow:
         return {"claims": self.claims, "sources": list(self.sources)}
 
 
-@dataclass(frozen=True)
-class PackageRow:
+class PackageRow(NamedTuple):
+    """One mcp_server_package row less its server_id, in the writer's column order, jsonb values
+    encoded (once, when the row is built)."""
+
     registry_type: str
     pkg_registry_url: str
     pkg_identifier: str
     pkg_version: str
     runtime_hint: str | None
-    # names (schema 21) or whole argument objects (schema 23)
-    runtime_arguments: list[Any]
-    package_arguments: list[Any]
+    # names as text[] (schema 21), or whole argument objects as jsonb text (schema 23)
+    runtime_arguments: list[str] | str | None
+    package_arguments: list[str] | str | None
     sha256_hash: str | None
     transport: str
     transport_url: str | None
-    env_vars: list[Any]
-    transport_headers: list[Any]
+    env_vars: str | None
+    transport_headers: str | None
+
+    def values(self) -> dict[str, Any]:
+        """The row as the database returns it (jsonb decoded), to compare and show."""
+        return {
+            **self._asdict(),
+            "runtime_arguments": _decoded(self.runtime_arguments),
+            "package_arguments": _decoded(self.package_arguments),
+            "env_vars": _decoded(self.env_vars),
+            "transport_headers": _decoded(self.transport_headers),
+        }
 
 
-@dataclass(frozen=True)
-class RemoteRow:
+class RemoteRow(NamedTuple):
     transport: str
     transport_url: str
-    transport_headers: list[Any]
+    transport_headers: str | None  # jsonb text
+
+    def values(self) -> dict[str, Any]:
+        return {**self._asdict(), "transport_headers": _decoded(self.transport_headers)}
 
 
-@dataclass(frozen=True)
-class IconRow:
+class IconRow(NamedTuple):
     source_uri: str
     mime_type: str
     theme: str
 
 
-@dataclass(frozen=True)
-class VersionRows:
-    """Everything one name@version writes below its entry."""
+def _decoded(value: list[str] | str | None) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class VersionRows(NamedTuple):
+    """Everything one name@version writes below its entry, built once per version that is written."""
 
     title: str | None
     description: str | None
     website: str | None
-    server_meta: dict[str, Any] | None
+    # the publisher-provided metadata as jsonb text: encoded once, for the size check and the row
+    server_meta: str | None
     repository_url: str | None
     repository_id: str | None
     repository_subfolder: str | None
@@ -167,7 +195,8 @@ class VersionRows:
     icons: tuple[IconRow, ...]
 
     def field_groups(self) -> dict[str, Any]:
-        """The fields a plan names when they change."""
+        """The fields a plan names when they change, as the database returns them (only for the
+        versions whose file changed: the jsonb values are decoded here)."""
         return {
             "title": self.title,
             "description": self.description,
@@ -178,14 +207,11 @@ class VersionRows:
                 self.repository_subfolder,
                 self.repository_type,
             ],
-            "meta": self.server_meta,
-            "packages": [p.__dict__ for p in self.packages],
-            "remotes": [r.__dict__ for r in self.remotes],
-            "icons": [i.__dict__ for i in self.icons],
+            "meta": _decoded(self.server_meta),
+            "packages": [p.values() for p in self.packages],
+            "remotes": [r.values() for r in self.remotes],
+            "icons": [i._asdict() for i in self.icons],
         }
-
-    def field_digests(self) -> dict[str, str]:
-        return {key: digest(value) for key, value in self.field_groups().items()}
 
 
 class VersionSpec:
@@ -252,13 +278,32 @@ class EntrySpec:
     claims_path: str
     versions: dict[str, VersionSpec] = field(default_factory=dict)
     _claims_digest: str | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def claims_digest(self) -> str:
-        # computed on first use: a settled no-op plan never needs it
+        # computed on first use: only entries whose digest changed need it
         if self._claims_digest is None:
             self._claims_digest = claims_digest(self.claims)
         return self._claims_digest
+
+    @property
+    def digest(self) -> str:
+        """Everything the entry writes, from what is known without encoding any of it: each version's
+        digest, which is its file's content digest when the pipeline read it from a file (the claims
+        are in the same file), and the claims digest only when a version has no file digest. An entry
+        of one version from a file (most entries) is that version's digest as it is."""
+        if self._digest is None:
+            specs = self.versions
+            if len(specs) == 1:
+                (spec,) = specs.values()
+                self._digest = spec.digest if spec.file_digest is not None else None
+            if self._digest is None:
+                parts = [f"{version}\1{specs[version].digest}" for version in sorted(specs)]
+                if any(spec.file_digest is None for spec in specs.values()):
+                    parts.append(self.claims_digest)
+                self._digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+        return self._digest
 
 
 @dataclass
@@ -289,11 +334,8 @@ class DesiredState:
     def _compute_digest(self) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(self.config_digest.encode())
-        for name in sorted(self.entries):
-            entry = self.entries[name]
-            h.update(b"\0" + name.encode() + b"\0" + entry.claims_digest.encode())
-            for version in sorted(entry.versions):
-                h.update(b"\1" + version.encode() + b"\1" + entry.versions[version].digest.encode())
+        entries = self.entries
+        h.update("".join(f"{name}\0{entries[name].digest}\0" for name in sorted(entries)).encode())
         return h.hexdigest()
 
     def version_count(self) -> int:
@@ -375,87 +417,102 @@ def _text(value: Any) -> str | None:
 
 
 def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else []
+    return value if isinstance(value, list) else []
 
 
-def _argument_names(arguments: Any) -> list[Any]:
+def _str(value: Any) -> str:
+    return str(value) if value else ""
+
+
+def _argument_names(arguments: Any) -> list[str]:
     # Schema 21 keeps only each argument's `name` (positional arguments have none): lossy by design there.
-    return [str(a.get("name") or "") if isinstance(a, Mapping) else "" for a in _list(arguments)]
+    return [str(a.get("name") or "") if isinstance(a, dict) else "" for a in _list(arguments)]
 
 
-def _argument_objects(arguments: Any) -> list[Any]:
+def _argument_objects(arguments: Any) -> str | None:
     # Schema 23 (v1.5.1) stores every argument object whole.
-    return [dict(a) for a in _list(arguments) if isinstance(a, Mapping)]
+    return row_json([a for a in _list(arguments) if isinstance(a, dict)])
+
+
+_NO_MAP: dict[str, Any] = {}
 
 
 def version_rows(
     path: str, server: Mapping[str, Any], max_meta_size: int, full_arguments: bool = True
 ) -> VersionRows:
-    where = f"{path} ({server.get('name')}@{server.get('version')})"
-    server_meta = publisher_meta(server)
+    """The rows of one server.json, every jsonb value encoded here and nowhere else. Parsed documents
+    are dicts and lists (the loaders make them so): the checks below need no Mapping ABC."""
+    server_meta = row_json(publisher_meta(server))
     if server_meta is not None:
-        size = publisher_meta_size(server)
+        # the length of the registry server's encoding too: only the order of keys may differ
+        size = len(server_meta.encode())
         if size > max_meta_size:
+            where = f"{path} ({server.get('name')}@{server.get('version')})"
             raise DesiredStateError(
                 f"{where}: publisher-provided metadata size {size} bytes exceeds maximum allowed size of "
                 f"{max_meta_size} bytes"
             )
     repository = server.get("repository")
-    repository = repository if isinstance(repository, Mapping) else {}
+    if not isinstance(repository, dict):
+        repository = _NO_MAP
 
     arguments = _argument_objects if full_arguments else _argument_names
     packages: dict[tuple[str, str, str], PackageRow] = {}
     for raw in _list(server.get("packages")):
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict):
             continue
-        transport: Mapping[str, Any] = raw["transport"] if _is_map(raw.get("transport")) else {}
+        transport = raw.get("transport")
+        if not isinstance(transport, dict):
+            transport = _NO_MAP
         row = PackageRow(
-            registry_type=str(raw.get("registryType") or ""),
-            pkg_registry_url=str(raw.get("registryBaseUrl") or ""),
-            pkg_identifier=str(raw.get("identifier") or ""),
-            pkg_version=str(raw.get("version") or ""),
-            runtime_hint=_text(raw.get("runtimeHint")),
-            runtime_arguments=arguments(raw.get("runtimeArguments")),
-            package_arguments=arguments(raw.get("packageArguments")),
-            sha256_hash=_text(raw.get("fileSha256")),
-            transport=str(transport.get("type") or ""),
-            transport_url=_text(transport.get("url")),
-            env_vars=_list(raw.get("environmentVariables")),
-            transport_headers=_list(transport.get("headers")),
+            _str(raw.get("registryType")),
+            _str(raw.get("registryBaseUrl")),
+            _str(raw.get("identifier")),
+            _str(raw.get("version")),
+            _text(raw.get("runtimeHint")),
+            arguments(raw.get("runtimeArguments")),
+            arguments(raw.get("packageArguments")),
+            _text(raw.get("fileSha256")),
+            _str(transport.get("type")),
+            _text(transport.get("url")),
+            row_json(_list(raw.get("environmentVariables"))),
+            row_json(_list(transport.get("headers"))),
         )
         key = package_row_key(raw)
         if key in packages:
+            where = f"{path} ({server.get('name')}@{server.get('version')})"
             raise DesiredStateError(f"{where}: package {'/'.join(key)} appears twice")
         packages[key] = row
 
     remotes: dict[tuple[str, str], RemoteRow] = {}
     for raw in _list(server.get("remotes")):
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict):
             continue
-        remote = RemoteRow(str(raw.get("type") or ""), str(raw.get("url") or ""), _list(raw.get("headers")))
+        remote = RemoteRow(_str(raw.get("type")), _str(raw.get("url")), row_json(_list(raw.get("headers"))))
         key2 = remote_row_key(raw)
         if key2 in remotes:
+            where = f"{path} ({server.get('name')}@{server.get('version')})"
             raise DesiredStateError(f"{where}: remote {' '.join(key2)} appears twice")
         remotes[key2] = remote
 
     icons: dict[IconRow, None] = {}
     for raw in _list(server.get("icons")):
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("src"), str):
+        if not isinstance(raw, dict) or not isinstance(raw.get("src"), str):
             continue
         icons.setdefault(IconRow(*icon_row_key(raw)))
 
     return VersionRows(
-        title=_text(server.get("title")),
-        description=_text(server.get("description")),
-        website=_text(server.get("websiteUrl")),
-        server_meta=server_meta,
-        repository_url=_text(repository.get("url")),
-        repository_id=_text(repository.get("id")),
-        repository_subfolder=_text(repository.get("subfolder")),
-        repository_type=_text(repository.get("source")),
-        packages=tuple(packages.values()),
-        remotes=tuple(remotes.values()),
-        icons=tuple(icons),
+        _text(server.get("title")),
+        _text(server.get("description")),
+        _text(server.get("websiteUrl")),
+        server_meta,
+        _text(repository.get("url")),
+        _text(repository.get("id")),
+        _text(repository.get("subfolder")),
+        _text(repository.get("source")),
+        tuple(packages.values()),
+        tuple(remotes.values()),
+        tuple(icons),
     )
 
 

@@ -50,6 +50,14 @@ class OwnedEntry:
     claims_digest: str  # of the claims as we wrote them
     missing: bool  # deleted by someone else since
     drifted: bool  # claims changed by someone else since
+    # EntrySpec.digest of what we wrote, when the inventory holds exactly that (None: compare rows)
+    digest: str | None = None
+    # one of its versions was deleted by someone else since
+    lost_versions: bool = False
+
+    def unchanged(self, digest: str) -> bool:
+        """Nothing to compare: we wrote this digest and nobody touched the rows since."""
+        return self.digest == digest and not (self.missing or self.drifted or self.lost_versions)
 
 
 class OwnedVersion(NamedTuple):
@@ -70,6 +78,7 @@ class LiveState:
     # managed sources in the database: name -> creation_type
     managed_sources: dict[str, str] = field(default_factory=dict)
     owned_entries: dict[str, OwnedEntry] = field(default_factory=dict)
+    # inventory of the entries a plan compares row by row (`load_versions`), not of every entry
     owned_versions: dict[tuple[str, str], OwnedVersion] = field(default_factory=dict)
     # entries in the managed source this repository does not own: name -> owning repository
     # (None: published through the registry server's API, owned by no repository)
@@ -184,19 +193,24 @@ def load(
                 live.others_config[(kind, name)] = row_owner or legacy or ""
     others = conn.execute(f"SELECT EXISTS (SELECT 1 FROM mcp_gitops.owned_entry o WHERE NOT ({own}))")
     live.others_own_entries = bool(others.fetchone()[0])
-    # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL.
+    # No JSON crosses the wire here: claims are compared by digest, drift by jsonb equality in SQL. An
+    # entry digest recorded under another row format is not trusted.
+    digest = "o.digest" if schema.bookkeeping_version >= 3 and live.last_digest is not None else "NULL"
     rows = conn.execute(
-        "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims"
-        " FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
+        "SELECT o.name, o.entry_id, o.claims_digest, e.id IS NULL, e.claims IS DISTINCT FROM o.claims,"
+        f" {digest} FROM mcp_gitops.owned_entry o LEFT JOIN registry_entry e ON e.id = o.entry_id"
         f" WHERE {own}"
     ).fetchall()
-    live.owned_entries = {n: OwnedEntry(i, d, m, bool(x) and not m) for n, i, d, m, x in rows}
-    rows = conn.execute(
-        "SELECT o.name, o.version, o.digest, ev.id IS NULL"
-        " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
-        f" WHERE {own}"
-    ).fetchall()
-    live.owned_versions = {(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows}
+    lost = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT o.name FROM mcp_gitops.owned_version o"
+            f" WHERE {own} AND NOT EXISTS (SELECT 1 FROM entry_version ev WHERE ev.id = o.version_id)"
+        )
+    }
+    live.owned_entries = {
+        n: OwnedEntry(i, c, m, bool(x) and not m, d, n in lost) for n, i, c, m, x, d in rows
+    }
     managed_id = live.managed_source_id(managed_name)
     if managed_id is not None:
         _load_foreign_entries(conn, live, managed_id, own)
@@ -210,6 +224,19 @@ def load(
             )
         }
     return live
+
+
+def load_versions(conn: Any, live: LiveState, names: list[str]) -> None:
+    """The inventory of the given entries (those a plan compares row by row)."""
+    if not names:
+        return
+    rows = conn.execute(
+        "SELECT o.name, o.version, o.digest, ev.id IS NULL"
+        " FROM mcp_gitops.owned_version o LEFT JOIN entry_version ev ON ev.id = o.version_id"
+        f" WHERE {live.own} AND o.name = ANY(%s)",
+        [names],
+    ).fetchall()
+    live.owned_versions.update({(r[0], r[1]): OwnedVersion(r[2], r[3]) for r in rows})
 
 
 def _untouched(conn: Any, managed_id: uuid.UUID | None, version_count: int, own: str) -> bool:
@@ -297,8 +324,9 @@ _PACKAGE_COLUMNS = PACKAGE_COLUMNS[1:]
 
 
 def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The stored values of the given versions, shaped as `VersionRows.field_groups()`, for a plan to
-    show what a changed field holds now (only the versions a plan updates are read)."""
+    """The stored values of the given versions, shaped as `VersionRows.field_groups()`: what names the
+    fields a changed file changes, and what a plan shows they hold now (only the versions whose file
+    changed are read)."""
     if not ids:
         return {}
     out: dict[uuid.UUID, dict[str, Any]] = {i: {"packages": [], "remotes": [], "icons": []} for i in ids}
@@ -337,15 +365,3 @@ def field_values(conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, A
     ):
         out[sid]["icons"].append({"source_uri": uri, "mime_type": mime, "theme": theme})
     return out
-
-
-def field_digests(conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
-    """Recorded per-field digests of the given versions, to name what changed."""
-    if not keys:
-        return {}
-    rows = conn.execute(
-        "SELECT o.name, o.version, o.field_digests FROM mcp_gitops.owned_version o"
-        " JOIN unnest(%s::text[], %s::text[]) AS k(name, version) USING (name, version)",
-        [[k[0] for k in keys], [k[1] for k in keys]],
-    )
-    return {(n, v): d for n, v, d in rows}

@@ -217,8 +217,17 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
     trust_revision = options.revision is not None and options.revision == live.last_revision
     bookkeeping = Bookkeeping(revision_changed=options.revision != live.last_revision)
     version_changes: list[Change] = []
-    updated_keys: list[tuple[str, str]] = []
     touched_names: set[str] = set()
+
+    # Entries whose recorded digest equals the repository's, untouched since, are not compared row by
+    # row: only the others' inventory is read.
+    compared = [
+        name
+        for name, owned in live.owned_entries.items()
+        if name not in desired.entries or not (owned.missing or owned.unchanged(desired.entries[name].digest))
+    ]
+    live_state.load_versions(conn, live, compared)
+    compared_names = set(compared)
 
     for name, entry in desired.entries.items():
         if name in live.foreign_entries:
@@ -231,6 +240,9 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             touched_names.add(name)
             for version, spec in entry.versions.items():
                 version_changes.append(Change("create", "version", name, version, path=spec.path, spec=spec))
+            bookkeeping.entry_digests[name] = entry.digest
+            continue
+        if name not in compared_names:
             continue
         if owned.drifted or owned.claims_digest != entry.claims_digest:
             changes.append(
@@ -255,7 +267,6 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                 continue
             elif have.digest != spec.digest:
                 version_changes.append(Change("update", "version", name, version, path=spec.path, spec=spec))
-                updated_keys.append((name, version))
 
     for (name, version), have in live.owned_versions.items():
         entry_spec = desired.entries.get(name)
@@ -269,6 +280,16 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
                 Change("keep", "version", name, version, note="left the repository; --prune deletes it")
             )
 
+    # What the inventory of each compared entry holds once written; an entry keeping versions the
+    # repository dropped holds more than its digest says, and is compared again next time.
+    kept = {c.name for c in version_changes if c.action == "keep"}
+    for name in compared:
+        entry_spec = desired.entries.get(name)
+        if entry_spec is not None:
+            recorded = None if name in kept else entry_spec.digest
+            if recorded != live.owned_entries[name].digest:
+                bookkeeping.entry_digests[name] = recorded
+
     # Row ids (to write) and recorded paths (to show) of the versions that changed or left.
     recorded_rows = live_state.version_rows_of(
         conn, [(c.name, c.version or "") for c in version_changes if c.action != "create"]
@@ -279,24 +300,22 @@ def compute(conn: Any, desired: DesiredState, live: LiveState, options: PlanOpti
             change.row_id = row_id
             change.path = change.path or path
 
-    # Name the changed fields; a digest change that changes no row (reformatting) is bookkeeping only.
-    recorded = live_state.field_digests(conn, updated_keys) if updated_keys else {}
-    for change in version_changes:
-        if change.action == "update" and change.spec is not None:
-            before = recorded.get((change.name, change.version or ""), {})
-            after = change.spec.rows.field_digests()
-            change.fields = [k for k, v in after.items() if before.get(k) != v]
-            if not change.fields:
-                change.action = "keep"
-                bookkeeping.refresh.append(change.spec)
-    # What the changed fields hold now and will hold: the values a reviewer needs, not only the names.
+    # The versions whose file changed: their stored values name the fields that changed (and are what
+    # a reviewer is shown beside the new ones); a file change that changes no row (reformatting) is
+    # bookkeeping only.
     updated = [c for c in version_changes if c.action == "update" and c.spec is not None and c.row_id]
     stored = live_state.field_values(conn, [c.row_id for c in updated if c.row_id is not None])
     for change in updated:
         assert change.spec is not None and change.row_id is not None
         groups, now = change.spec.rows.field_groups(), stored.get(change.row_id, {})
-        change.before = {name: _in_key_order(name, now.get(name)) for name in change.fields}
-        change.after = {name: _in_key_order(name, groups[name]) for name in change.fields}
+        before = {name: _in_key_order(name, now.get(name)) for name in groups}
+        after = {name: _in_key_order(name, value) for name, value in groups.items()}
+        change.fields = [name for name in groups if before[name] != after[name]]
+        if not change.fields:
+            change.action = "keep"
+            bookkeeping.refresh.append(change.spec)
+        change.before = {name: before[name] for name in change.fields}
+        change.after = {name: after[name] for name in change.fields}
     changes += [c for c in version_changes if not (c.action == "keep" and c.note is None)]
 
     # Entries that lose their last owned version.

@@ -20,9 +20,9 @@ from reconciler.targets.postgres.errors import SchemaStateError
 # Our migrations per schema version, applied in order to an empty database.
 MIGRATIONS = {21: ("registry_v1_2_0.sql",), 23: ("registry_v1_2_0.sql", "registry_v1_5_1.sql")}
 BOOKKEEPING_SCHEMA = "mcp_gitops"
-BOOKKEEPING_VERSION = 2
+BOOKKEEPING_VERSION = 3
 # Our bookkeeping migrations in order; version N is the state after the first N.
-BOOKKEEPING_MIGRATIONS = ("bookkeeping_001.sql", "bookkeeping_002.sql")
+BOOKKEEPING_MIGRATIONS = ("bookkeeping_001.sql", "bookkeeping_002.sql", "bookkeeping_003.sql")
 
 # The registry server's tables we read or write; all must exist for a v21 database to be usable.
 REGISTRY_TABLES = (

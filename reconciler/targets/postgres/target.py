@@ -436,7 +436,7 @@ def apply_desired(
             diff = planner.compute(conn, desired, live, popts)
             counts = Counts.of(diff.changes)
             has_changes = bool(diff.registry_changes)
-            if not has_changes and not diff.bookkeeping.refresh and not diff.bookkeeping.revision_changed:
+            if not has_changes and not diff.bookkeeping.pending:
                 # Same revision, nothing to do: write nothing at all.
                 conn.rollback()
                 return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [], diff.conflicts)

@@ -8,19 +8,15 @@ while the version row itself is updated in place so its id, created_at and the l
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from reconciler.targets.postgres.changes import Change, Diff
-from reconciler.targets.postgres.desired import VersionSpec, canonical_json, claims_digest
+from reconciler.targets.postgres.desired import VersionSpec, row_json
 
 Hook = Callable[[str], None]
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else canonical_json(value)
 
 
 def _copy(cur: Any, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
@@ -49,38 +45,28 @@ PACKAGE_COLUMNS = (
 )
 REMOTE_COLUMNS = ("server_id", "transport", "transport_url", "transport_headers")
 ICON_COLUMNS = ("server_id", "source_uri", "mime_type", "theme")
+# field group (VersionRows.field_groups) -> the table of its rows below mcp_server, in child_rows order
+CHILD_TABLES = (
+    ("packages", "mcp_server_package", PACKAGE_COLUMNS),
+    ("remotes", "mcp_server_remote", REMOTE_COLUMNS),
+    ("icons", "mcp_server_icon", ICON_COLUMNS),
+)
+ALL_CHILDREN = frozenset(group for group, _, _ in CHILD_TABLES)
+# the field groups stored in the mcp_server row itself
+SERVER_FIELDS = frozenset(("website", "meta", "repository"))
 
 
 def child_rows(
     vid: uuid.UUID, spec: VersionSpec
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The package, remote and icon rows of one version, in the column order above."""
+    """The package, remote and icon rows of one version, in the column order above (the rows are
+    built in that order, values encoded: only the key is added here)."""
     rows = spec.rows
-
-    def arguments(*columns: list[Any]) -> tuple[Any, ...]:
-        # text[] of names for schema 21, a JSONB array of argument objects for schema 23
-        return tuple(canonical_json(c) for c in columns) if spec.full_arguments else columns
-
-    packages = [
-        (
-            vid,
-            p.registry_type,
-            p.pkg_registry_url,
-            p.pkg_identifier,
-            p.pkg_version,
-            p.runtime_hint,
-            *arguments(p.runtime_arguments, p.package_arguments),
-            p.sha256_hash,
-            p.transport,
-            p.transport_url,
-            canonical_json(p.env_vars),
-            canonical_json(p.transport_headers),
-        )
-        for p in rows.packages
-    ]
-    remotes = [(vid, r.transport, r.transport_url, canonical_json(r.transport_headers)) for r in rows.remotes]
-    icons = [(vid, i.source_uri, i.mime_type, i.theme) for i in rows.icons]
-    return packages, remotes, icons
+    return (
+        [(vid, *p) for p in rows.packages],
+        [(vid, *r) for r in rows.remotes],
+        [(vid, *i) for i in rows.icons],
+    )
 
 
 class Writer:
@@ -98,6 +84,8 @@ class Writer:
         self.registry_ids: dict[str, uuid.UUID] = {}
         self.entry_ids: dict[str, uuid.UUID] = {}
         self.version_ids: dict[tuple[str, str], uuid.UUID] = {}
+        # claims of the entries created, as encoded for registry_entry: the inventory records the same text
+        self.created_claims: dict[str, str | None] = {}
 
     def by(self, kind: str, action: str) -> list[Change]:
         return [c for c in self.diff.changes if c.kind == kind and c.action == action]
@@ -133,11 +121,11 @@ class Writer:
         for name, row in desired.sources.items():
             values = [
                 row.source_type,
-                _json(row.source_config),
-                _json(row.filter_config),
+                row_json(row.source_config),
+                row_json(row.filter_config),
                 None if row.sync_seconds is None else f"{row.sync_seconds} seconds",
                 row.syncable,
-                _json(row.claims),
+                row_json(row.claims),
             ]
             if name in live_sources:
                 self.cur.execute(
@@ -158,11 +146,11 @@ class Writer:
                     sid,
                     row.name,
                     row.source_type,
-                    _json(row.source_config),
-                    _json(row.filter_config),
+                    row_json(row.source_config),
+                    row_json(row.filter_config),
                     None if row.sync_seconds is None else f"{row.sync_seconds} seconds",
                     row.syncable,
-                    _json(row.claims),
+                    row_json(row.claims),
                 ],
             )
         all_source_ids = {n: s for n, s in self._source_id_map().items()}
@@ -172,7 +160,7 @@ class Writer:
             row2 = desired.registries[change.name]
             self.cur.execute(
                 "UPDATE registry SET claims = %s, updated_at = now() WHERE id = %s",
-                [_json(row2.claims), change.row_id],
+                [row_json(row2.claims), change.row_id],
             )
             relink[change.name] = change.row_id
         for change in self.by("registry", "create"):
@@ -180,7 +168,7 @@ class Writer:
             self.registry_ids[change.name] = rid
             self.cur.execute(
                 "INSERT INTO registry (id, name, claims, creation_type) VALUES (%s, %s, %s, 'CONFIG')",
-                [rid, change.name, _json(desired.registries[change.name].claims)],
+                [rid, change.name, row_json(desired.registries[change.name].claims)],
             )
             relink[change.name] = rid
         for name, rid in relink.items():
@@ -202,7 +190,8 @@ class Writer:
         for change in creates:
             eid = uuid.uuid4()
             self.entry_ids[change.name] = eid
-            rows.append((eid, managed_id, "MCP", change.name, _json(change.after)))
+            claims = self.created_claims[change.name] = row_json(change.after)
+            rows.append((eid, managed_id, "MCP", change.name, claims))
         _copy(self.cur, "registry_entry", ("id", "source_id", "entry_type", "name", "claims"), rows)
         updates = [
             (Jsonb(c.after) if c.after is not None else None, c.row_id) for c in self.by("entry", "update")
@@ -234,19 +223,28 @@ class Writer:
         updates = self.by("version", "update")
         if not updates:
             return
-        ids = [c.row_id for c in updates]
+        # The version row is updated for any change (its updated_at says when it last changed); the
+        # server row and the child tables only where the plan found a changed field.
         self.cur.executemany(
             "UPDATE entry_version SET title = %s, description = %s, updated_at = now() WHERE id = %s",
             [(c.spec.rows.title, c.spec.rows.description, c.row_id) for c in updates if c.spec],
         )
-        self.cur.executemany(
-            "UPDATE mcp_server SET website = %s, server_meta = %s, repository_url = %s, repository_id = %s,"
-            " repository_subfolder = %s, repository_type = %s WHERE version_id = %s",
-            [(*self.server_values(c.spec)[1:], c.row_id) for c in updates if c.spec],
-        )
-        for table in ("mcp_server_package", "mcp_server_remote", "mcp_server_icon"):
-            self.cur.execute(f"DELETE FROM {table} WHERE server_id = ANY(%s)", [ids])
-        self._children([(c.row_id, c.spec) for c in updates if c.spec and c.row_id])
+        servers = [
+            (*self.server_values(c.spec)[1:], c.row_id)
+            for c in updates
+            if c.spec and SERVER_FIELDS & set(c.fields)
+        ]
+        if servers:
+            self.cur.executemany(
+                "UPDATE mcp_server SET website = %s, server_meta = %s, repository_url = %s,"
+                " repository_id = %s, repository_subfolder = %s, repository_type = %s WHERE version_id = %s",
+                servers,
+            )
+        for group, table, _ in CHILD_TABLES:
+            ids = [c.row_id for c in updates if group in c.fields]
+            if ids:
+                self.cur.execute(f"DELETE FROM {table} WHERE server_id = ANY(%s)", [ids])
+        self._children([(c.row_id, c.spec, set(c.fields)) for c in updates if c.spec and c.row_id])
         for c in updates:
             assert c.row_id is not None and c.version is not None
             self.version_ids[(c.name, c.version)] = c.row_id
@@ -257,7 +255,7 @@ class Writer:
         return (
             None,
             r.website,
-            _json(r.server_meta),
+            r.server_meta,
             r.repository_url,
             r.repository_id,
             r.repository_subfolder,
@@ -268,7 +266,7 @@ class Writer:
         creates = [c for c in self.by("version", "create") if c.spec is not None]
         if not creates:
             return
-        pairs: list[tuple[uuid.UUID, VersionSpec]] = []
+        pairs: list[tuple[uuid.UUID, VersionSpec, Collection[str]]] = []
         version_rows = []
         server_rows = []
         for change in creates:
@@ -276,7 +274,7 @@ class Writer:
             assert spec is not None
             vid = uuid.uuid4()
             self.version_ids[(spec.name, spec.version)] = vid
-            pairs.append((vid, spec))
+            pairs.append((vid, spec, ALL_CHILDREN))
             rows = spec.rows
             version_rows.append(
                 (vid, self._entry_id(spec.name), spec.name, spec.version, rows.title, rows.description)
@@ -304,18 +302,15 @@ class Writer:
         )
         self._children(pairs)
 
-    def _children(self, pairs: list[tuple[uuid.UUID, VersionSpec]]) -> None:
-        packages: list[tuple[Any, ...]] = []
-        remotes: list[tuple[Any, ...]] = []
-        icons: list[tuple[Any, ...]] = []
-        for vid, spec in pairs:
-            p, r, i = child_rows(vid, spec)
-            packages += p
-            remotes += r
-            icons += i
-        _copy(self.cur, "mcp_server_package", PACKAGE_COLUMNS, packages)
-        _copy(self.cur, "mcp_server_remote", REMOTE_COLUMNS, remotes)
-        _copy(self.cur, "mcp_server_icon", ICON_COLUMNS, icons)
+    def _children(self, pairs: list[tuple[uuid.UUID, VersionSpec, Collection[str]]]) -> None:
+        """The child rows of each version, of the field groups named with it, in one COPY per table."""
+        rows: dict[str, list[tuple[Any, ...]]] = {group: [] for group in ALL_CHILDREN}
+        for vid, spec, groups in pairs:
+            for (group, _, _), found in zip(CHILD_TABLES, child_rows(vid, spec), strict=True):
+                if group in groups:
+                    rows[group] += found
+        for group, table, columns in CHILD_TABLES:
+            _copy(self.cur, table, columns, rows[group])
 
     def _entry_deletes(self) -> None:
         ids = [c.row_id for c in self.by("entry", "delete")]
@@ -384,17 +379,33 @@ class Writer:
         if stale:
             cur.execute("DELETE FROM mcp_gitops.owned_entry WHERE name = ANY(%s)", [stale])
             cur.execute("DELETE FROM mcp_gitops.owned_version WHERE name = ANY(%s)", [stale])
+        digests = self.diff.bookkeeping.entry_digests
         _copy(
             cur,
             "mcp_gitops.owned_entry",
-            ("name", "entry_id", "claims", "claims_digest", "owner"),
+            ("name", "entry_id", "claims", "claims_digest", "digest", "owner"),
             (
-                (c.name, self.entry_ids[c.name], _json(c.after), claims_digest(c.after), self.owner)
+                (
+                    c.name,
+                    self.entry_ids[c.name],
+                    self.created_claims[c.name],
+                    _claims_digest(c),
+                    digests.get(c.name),
+                    self.owner,
+                )
                 for c in created_entries
             ),
         )
+        created_names = {c.name for c in created_entries}
+        compared = [(n, d) for n, d in digests.items() if n not in created_names]
+        if compared:
+            cur.execute(
+                "UPDATE mcp_gitops.owned_entry o SET digest = k.digest"
+                " FROM unnest(%s::text[], %s::text[]) AS k(name, digest) WHERE o.name = k.name",
+                [[n for n, _ in compared], [d for _, d in compared]],
+            )
         claim_updates = [
-            (Jsonb(c.after) if c.after is not None else None, claims_digest(c.after), c.name)
+            (Jsonb(c.after) if c.after is not None else None, _claims_digest(c), c.name)
             for c in self.by("entry", "update")
         ]
         if claim_updates:
@@ -420,7 +431,7 @@ class Writer:
         _copy(
             cur,
             "mcp_gitops.owned_version",
-            ("name", "version", "version_id", "path", "digest", "field_digests", "owner"),
+            ("name", "version", "version_id", "path", "digest", "owner"),
             (
                 (
                     c.spec.name,
@@ -428,7 +439,6 @@ class Writer:
                     self.version_ids[(c.spec.name, c.spec.version)],
                     c.spec.path,
                     c.spec.digest,
-                    canonical_json(c.spec.rows.field_digests()),
                     self.owner,
                 )
                 for c in created
@@ -439,10 +449,12 @@ class Writer:
         refreshed += self.diff.bookkeeping.refresh
         if refreshed:
             cur.executemany(
-                "UPDATE mcp_gitops.owned_version SET path = %s, digest = %s, field_digests = %s"
-                " WHERE name = %s AND version = %s",
-                [
-                    (s.path, s.digest, canonical_json(s.rows.field_digests()), s.name, s.version)
-                    for s in refreshed
-                ],
+                "UPDATE mcp_gitops.owned_version SET path = %s, digest = %s WHERE name = %s AND version = %s",
+                [(s.path, s.digest, s.name, s.version) for s in refreshed],
             )
+
+
+def _claims_digest(change: Change) -> str:
+    """The digest the planner compares with: the entry's own (computed once per entry)."""
+    assert change.entry is not None
+    return change.entry.claims_digest
