@@ -140,6 +140,7 @@ class _Evaluator:
         if repo_view is not None:
             variables["repo"] = repo_view
         context = cel.Context(variables, self.functions)
+        checks = [(policy, validation) for policy in policies for validation in policy.validations]
         for doc in docs:
             key = _identity(doc, self.namespace)
             old = self.old.get(key) if key is not None else None
@@ -163,11 +164,20 @@ class _Evaluator:
             if bound:
                 context.update(bound)
             self.current = doc
-            for policy in policies:
-                for validation in policy.validations:
-                    self.check(policy, validation, doc, context, variables, bound)
+            for policy, validation in checks:
+                if validation.for_each_program is not None:
+                    self.check_each(policy, validation, doc, context, variables, bound)
+                    continue
+                # The common case inline (about ten per document): a passing expression costs one call.
+                try:
+                    passed = validation.program.execute(context)
+                except Exception as exc:  # any evaluation error is the policy's finding, never a traceback
+                    self.policy_error(policy, doc, f"{type(exc).__name__}: {exc}")
+                    continue
+                if passed is not True and passed is not None:
+                    self.outcome(policy, validation, doc, context, passed)
 
-    def check(
+    def check_each(
         self,
         policy: CompiledPolicy,
         v: CompiledValidation,
@@ -176,9 +186,6 @@ class _Evaluator:
         variables: dict[str, Any],
         bound: dict[str, Any],
     ) -> None:
-        if v.for_each_program is None:
-            self.judge(policy, v, doc, context)
-            return
         items = self.execute(policy, v.for_each_program, doc, context)
         if not isinstance(items, list):
             if items is not None:
@@ -187,12 +194,15 @@ class _Evaluator:
         for item in items:
             # Binding `item` needs its own context; only objects with something to report get here
             # for the built-in rules, so the extra conversion is rare.
-            self.judge(policy, v, doc, cel.Context({**variables, **bound, "item": item}, self.functions))
+            item_context = cel.Context({**variables, **bound, "item": item}, self.functions)
+            passed = self.execute(policy, v.program, doc, item_context)
+            if passed is not True and passed is not None:
+                self.outcome(policy, v, doc, item_context, passed)
 
-    def judge(self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any) -> None:
-        passed = self.execute(policy, v.program, doc, context)
-        if passed is True or passed is None:
-            return
+    def outcome(
+        self, policy: CompiledPolicy, v: CompiledValidation, doc: Document, context: Any, passed: Any
+    ) -> None:
+        """A validation that did not pass: its finding, or a policy error when it yielded no bool."""
         if passed is not False:
             self.policy_error(policy, doc, f"expression yielded {type(passed).__name__}, not a bool")
             return
