@@ -194,15 +194,15 @@ def test_what_a_crd_file_parses_to_is_kept_by_its_digest(tmp_path: Path, toolhiv
     parsed = Path(os.environ["MCP_GITOPS_CACHE_DIR"]) / "crds" / "parsed"
     raw = (toolhive_crds / "toolhive.stacklok.dev_mcpservers.yaml").read_bytes()
     before = set(parsed.glob("*.json")) if parsed.exists() else set()
-    cold = sources._crds_in("a.yaml", raw + b"\n# a copy\n")  # bytes no other test loads
+    cold = sources._crds_in("a.yaml", raw + b"\n# a copy\n", [])  # bytes no other test loads
     (kept,) = set(parsed.glob("*.json")) - before
-    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n") == cold  # read back from the cache
+    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n", []) == cold  # read back from the cache
     kept.write_text('[{"half": ')  # a torn file (a crash mid-write) is parsed again, and replaced
-    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n") == cold
+    assert sources._crds_in("a.yaml", raw + b"\n# a copy\n", []) == cold
     assert json.loads(kept.read_text()) == cold
     # Other bytes, another key: a changed CRD is never answered from the cache.
     other = raw.replace(b"maxLength: 253", b"maxLength: 254", 1) + b"\n# a copy\n"
-    assert sources._crds_in("b.yaml", other) != cold
+    assert sources._crds_in("b.yaml", other, []) != cold
     assert len(set(parsed.glob("*.json")) - before) == 2
 
 
@@ -233,3 +233,27 @@ def test_the_next_load_with_the_same_cluster_crds_keeps_the_manifest_checks(
         f.to_json().items() for f in cold.report.findings
     )
     assert any(f.rule == "crd-schema" and f.path == "manifests/bad.yaml" for f in again.report.findings)
+
+
+def test_the_next_load_with_the_same_crd_files_keeps_the_manifest_checks(
+    tmp_path: Path, toolhive_crds: Path
+) -> None:
+    """The daemon's CRDs may come from files: the same bytes, the same digest, the same checks; one
+    changed byte, every manifest checked again."""
+    import shutil
+
+    from reconciler.pipeline import validate
+
+    crds = tmp_path / "crds"
+    shutil.copytree(toolhive_crds, crds)
+    bad = f"apiVersion: {V1}\nkind: MCPServer\nmetadata: {{name: b}}\nspec: {{image: x, replicas: -1}}\n"
+    root = write_repo(tmp_path / "repo", manifests={"bad.yaml": bad})
+    options = CrdOptions(locations=(str(crds),))
+    first = validate(FolderSource(root), crds=options)
+    again = validate(FolderSource(root), crds=options, previous=first)
+    assert again.repo.manifests[0] is first.repo.manifests[0]  # loaded and checked once
+    servers = crds / "toolhive.stacklok.dev_mcpservers.yaml"
+    servers.write_bytes(servers.read_bytes() + b"\n# edited\n")
+    third = validate(FolderSource(root), crds=options, previous=again)
+    assert third.repo.manifests[0] is not again.repo.manifests[0]  # other CRD bytes: checked again
+    assert [f.to_json() for f in third.report.findings] == [f.to_json() for f in first.report.findings]

@@ -258,8 +258,8 @@ class Catalog:
     resources: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # When the CRDs came from a cluster: does the object at this API path exist there (None: unknown)?
     live: Callable[[str], bool | None] | None = None
-    # What the CRDs' specs were, when they came from a cluster: a later load that lists the same ones
-    # knows its manifests' checks still hold (None: not known, check again).
+    # What the CRDs were (their files' bytes, or the specs a cluster serves): a later load with the
+    # same digest knows its manifests' checks still hold (None: not known, check again).
     digest: str | None = None
 
     def object_path(self, group: str, kind: str, namespace: str, name: str) -> str | None:

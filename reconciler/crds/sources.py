@@ -70,8 +70,11 @@ def is_url(location: str) -> bool:
 _PARSED_FORMAT = b"parsed-crds/1"
 
 
-def _crds_in(origin: str, raw: bytes) -> list[Mapping[str, Any]]:
-    cached = cache_dir() / "parsed" / (hashlib.sha256(_PARSED_FORMAT + raw).hexdigest() + ".json")
+def _crds_in(origin: str, raw: bytes, digests: list[str]) -> list[Mapping[str, Any]]:
+    """The CRDs of one file's bytes; the digest of those bytes is added to `digests`."""
+    digest = hashlib.sha256(_PARSED_FORMAT + raw).hexdigest()
+    digests.append(digest)
+    cached = cache_dir() / "parsed" / (digest + ".json")
     try:
         kept: list[Mapping[str, Any]] = json.loads(cached.read_bytes())
         return kept
@@ -152,12 +155,14 @@ def download(url: str, timeout: float, *, loopback_http: bool) -> bytes:
     return body
 
 
-def _from_url(url: str, timeout: float, *, loopback_http: bool) -> list[Mapping[str, Any]]:
+def _from_url(
+    url: str, timeout: float, digests: list[str], *, loopback_http: bool
+) -> list[Mapping[str, Any]]:
     cached = cache_dir() / (hashlib.sha256(url.encode()).hexdigest() + ".yaml")
     if cached.is_file():
-        return _crds_in(url, cached.read_bytes())
+        return _crds_in(url, cached.read_bytes(), digests)
     body = download(url, timeout, loopback_http=loopback_http)
-    crds = _crds_in(url, body)  # checked before it is cached
+    crds = _crds_in(url, body, digests)  # checked before it is cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_suffix(f".{os.getpid()}.tmp")
     partial.write_bytes(body)
@@ -165,7 +170,7 @@ def _from_url(url: str, timeout: float, *, loopback_http: bool) -> list[Mapping[
     return crds
 
 
-def _from_path(location: str) -> list[Mapping[str, Any]]:
+def _from_path(location: str, digests: list[str]) -> list[Mapping[str, Any]]:
     path = Path(location)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _CRD_SUFFIXES)
@@ -179,11 +184,11 @@ def _from_path(location: str) -> list[Mapping[str, Any]]:
     for file in files:
         if file.stat().st_size > MAX_CRD_BYTES:
             raise CrdSourceError(f"{file}: larger than {MAX_CRD_BYTES} bytes; refusing it")
-        crds += _crds_in(str(file), file.read_bytes())
+        crds += _crds_in(str(file), file.read_bytes(), digests)
     return crds
 
 
-def _from_repository(source: Source, location: str) -> list[Mapping[str, Any]]:
+def _from_repository(source: Source, location: str, digests: list[str]) -> list[Mapping[str, Any]]:
     files = list(source.walk(location))  # a file walks to itself
     if not files:
         raise CrdSourceError(f"crds: {location}: no such file or folder in the repository")
@@ -195,7 +200,7 @@ def _from_repository(source: Source, location: str) -> list[Mapping[str, Any]]:
             raw = source.read(file, MAX_CRD_BYTES)
         except SourceProblem as problem:
             raise CrdSourceError(f"{file}: {problem.message}") from None
-        crds += _crds_in(file, raw)
+        crds += _crds_in(file, raw, digests)
     return crds
 
 
@@ -275,15 +280,18 @@ def load_catalog(
     else:
         return None
     crds: list[Mapping[str, Any]] = []
+    digests: list[str] = []
     for location in locations:
         resolved = _resolve(location, operator_version)
         if is_url(resolved):
-            crds += _from_url(resolved, options.timeout, loopback_http=not in_repo)
+            crds += _from_url(resolved, options.timeout, digests, loopback_http=not in_repo)
         elif in_repo:
-            crds += _from_repository(source, resolved)
+            crds += _from_repository(source, resolved, digests)
         else:
-            crds += _from_path(resolved)
-    return _build(origin, crds)
+            crds += _from_path(resolved, digests)
+    catalog = _build(origin, crds)
+    catalog.digest = hashlib.sha256(" ".join(digests).encode()).hexdigest()
+    return catalog
 
 
 def _build(origin: str, crds: list[Mapping[str, Any]]) -> Catalog:
