@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,48 +50,10 @@ def secrets_in(document: Any) -> list[dict[str, str]]:
     """Places in a document that hold a credential in clear: `{path, what}` per place, never the
     value. Connection URLs with a password anywhere, literal values of secret-looking environment
     variables (`{name: ..._PASSWORD, value: ...}`), and literal `default`/`value` of server.json inputs
-    marked `isSecret: true`. Each container is visited once: a structure that shares or loops back to
-    a node (YAML aliases) cannot make the walk repeat itself or run for ever."""
-    found: list[dict[str, str]] = []
-    seen: set[int] = set()
-    # Only containers, and strings that could be a URL with credentials, are worth visiting.
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
-    while stack:
-        path, node = stack.pop()
-        if type(node) is not str:
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-        kind = type(node)
-        if kind is str:
-            if _url_has_password(node):
-                found.append({"path": format_field_path(path), "what": "a connection URL with a password"})
-            continue
-        if kind is dict:
-            if _secret_env_value(node):
-                found.append(
-                    {
-                        "path": format_field_path((*path, "value")),
-                        "what": f"an inline value for the secret variable {node['name']}",
-                    }
-                )
-            literal = _secret_input_literal(node)
-            if literal is not None:
-                name = node.get("name")
-                label = f" {name}" if type(name) is str else ""
-                found.append(
-                    {
-                        "path": format_field_path((*path, literal)),
-                        "what": f"a literal {literal} for the secret input{label} (isSecret: true)",
-                    }
-                )
-            children: Any = node.items()
-        else:
-            children = enumerate(node)
-        for key, child in children:
-            child_kind = type(child)
-            if child_kind is dict or child_kind is list or (child_kind is str and "@" in child):
-                stack.append(((*path, key if kind is list else str(key)), child))
+    marked `isSecret: true`."""
+    found = [
+        {"path": format_field_path(path), "what": what} for path, what in _secret_places(document, paths=True)
+    ]
     found.sort(key=lambda f: f["path"])
     return found
 
@@ -100,35 +62,44 @@ def secrets_of(document: Document) -> list[dict[str, str]]:
     text = document.text  # None once released: then the walk decides
     if text is not None and not _may_hold_secret(text):
         return []
-    return secrets_in(document.data) if _holds_secret(document.data) else []
+    # A first walk without building paths: most documents that pass the text prefilter hold none.
+    if next(_secret_places(document.data, paths=False), None) is None:
+        return []
+    return secrets_in(document.data)
 
 
-def _holds_secret(document: Any) -> bool:
-    """Whether `secrets_in` finds anything: the same walk without building the paths, which only a
-    document with a secret needs (most that pass the text prefilter have none)."""
+def _secret_places(document: Any, paths: bool) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(field path, what) of each secret in `document`; every path is () unless `paths` is set. Each
+    container is visited once: a structure that shares or loops back to a node (YAML aliases) cannot
+    make the walk repeat itself or run for ever."""
     seen: set[int] = set()
-    stack = [document]
+    # Only containers, and strings that could be a URL with credentials, are worth visiting.
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
-        node = stack.pop()
+        path, node = stack.pop()
         kind = type(node)
         if kind is str:
             if _url_has_password(node):
-                return True
+                yield path, "a connection URL with a password"
             continue
         if id(node) in seen:
             continue
         seen.add(id(node))
         if kind is dict:
-            if _secret_env_value(node) or _secret_input_literal(node) is not None:
-                return True
-            children = node.values()
+            if _secret_env_value(node):
+                yield (*path, "value"), f"an inline value for the secret variable {node['name']}"
+            literal = _secret_input_literal(node)
+            if literal is not None:
+                name = node.get("name")
+                label = f" {name}" if type(name) is str else ""
+                yield (*path, literal), f"a literal {literal} for the secret input{label} (isSecret: true)"
+            children: Any = node.items()
         else:
-            children = node
-        for child in children:
+            children = enumerate(node)
+        for key, child in children:
             child_kind = type(child)
             if child_kind is dict or child_kind is list or (child_kind is str and "@" in child):
-                stack.append(child)
-    return False
+                stack.append(((*path, key if kind is list else str(key)) if paths else path, child))
 
 
 def _may_hold_secret(text: str) -> bool:
