@@ -32,6 +32,20 @@ DOCUMENT_CHUNK = 200
 
 
 @dataclass(frozen=True)
+class _KindPlan:
+    """One kind's fixed variables, its validations, and what of each document they read."""
+
+    variables: dict[str, Any]
+    checks: list[tuple[CompiledPolicy, CompiledValidation]]
+    reads_object: bool
+    object_trie: Trie | None
+    reads_old: bool
+    old_trie: Trie | None
+    reads_request: bool
+    request_trie: Trie | None
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What the policies see besides the object itself."""
 
@@ -93,32 +107,27 @@ class _Evaluator:
         return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
 
     def run(self) -> list[Finding]:
-        work: list[tuple[str, Document, list[CompiledPolicy]]] = []
+        plans = {}
+        work: list[tuple[str, Document]] = []
         for kind in KINDS:
             policies = [p for p in self.policies.for_kind(kind) if _judgeable(p, self.inputs)]
-            if policies:
-                work += [(kind, doc, policies) for doc in _documents_of(self.repo, kind)]
+            docs = _documents_of(self.repo, kind)
+            if policies and docs:
+                plans[kind] = self.plan_kind(policies)
+                work += [(kind, doc) for doc in docs]
         jobs = parallel.jobs() if len(work) >= PARALLEL_DOCUMENTS else 1
         shared = parallel.SharedWork(
             len(work),
             DOCUMENT_CHUNK,
-            lambda chunk: self.evaluate_documents(work[chunk.start : chunk.stop]),
+            lambda chunk: self.evaluate_documents(plans, work[chunk.start : chunk.stop]),
             findings_out,
             findings_in,
             jobs,
         )
         return [finding for found in shared.finish() for finding in found]
 
-    def evaluate_documents(self, work: list[tuple[str, Document, list[CompiledPolicy]]]) -> list[Finding]:
-        """The findings of consecutive documents, in order, one CEL context per kind among them."""
-        self.findings = []
-        for kind, items in groupby(work, key=lambda item: item[0]):
-            of_kind = list(items)
-            self.evaluate_kind(kind, [doc for _, doc, _ in of_kind], of_kind[0][2])
-        found, self.findings = self.findings, []
-        return found
-
-    def evaluate_kind(self, kind: str, docs: Sequence[Document], policies: list[CompiledPolicy]) -> None:
+    def plan_kind(self, policies: list[CompiledPolicy]) -> _KindPlan:
+        """What every chunk of one kind's documents binds, worked out once per run."""
         # Binding a document makes the context convert every variable again, the fixed ones too: only
         # the variables these policies name are bound, each projected to the paths they read.
         variables: dict[str, Any] = {}
@@ -132,26 +141,42 @@ class _Evaluator:
             named, trie = _trie(policies, name)
             if named:
                 variables[name] = value if trie is None else project(value, trie)
-        reads_object, object_trie = _trie(policies, "object")
-        # Most policies never look at the base revision's object: then it is not converted at all.
-        reads_old, old_trie = _trie(policies, "oldObject")
-        reads_request, request_trie = _trie(policies, "request")
         repo_view = self.repo_view(policies)
         if repo_view is not None:
             variables["repo"] = repo_view
+        return _KindPlan(
+            variables,
+            [(policy, validation) for policy in policies for validation in policy.validations],
+            *_trie(policies, "object"),
+            # Most policies never look at the base revision's object: then it is not converted at all.
+            *_trie(policies, "oldObject"),
+            *_trie(policies, "request"),
+        )
+
+    def evaluate_documents(
+        self, plans: dict[str, _KindPlan], work: list[tuple[str, Document]]
+    ) -> list[Finding]:
+        """The findings of consecutive documents, in order, one CEL context per kind among them."""
+        self.findings = []
+        for kind, items in groupby(work, key=lambda item: item[0]):
+            self.evaluate_kind(kind, [doc for _, doc in items], plans[kind])
+        found, self.findings = self.findings, []
+        return found
+
+    def evaluate_kind(self, kind: str, docs: Sequence[Document], plan: _KindPlan) -> None:
+        variables = plan.variables
         context = cel.Context(variables, self.functions)
-        checks = [(policy, validation) for policy in policies for validation in policy.validations]
         for doc in docs:
             key = _identity(doc, self.namespace)
             old = self.old.get(key) if key is not None else None
             bound: dict[str, Any] = {}
-            if reads_object:
-                bound["object"] = doc.data if object_trie is None else project(doc.data, object_trie)
-            if reads_old:
-                bound["oldObject"] = (
-                    None if old is None else old if old_trie is None else project(old, old_trie)
-                )
-            if reads_request:
+            if plan.reads_object:
+                trie = plan.object_trie
+                bound["object"] = doc.data if trie is None else project(doc.data, trie)
+            if plan.reads_old:
+                trie = plan.old_trie
+                bound["oldObject"] = None if old is None else old if trie is None else project(old, trie)
+            if plan.reads_request:
                 request = {
                     "kind": kind,
                     "path": doc.path,
@@ -160,11 +185,12 @@ class _Evaluator:
                     "changed": old != doc.data,
                     "revision": self.repo.revision,
                 }
-                bound["request"] = request if request_trie is None else project(request, request_trie)
+                trie = plan.request_trie
+                bound["request"] = request if trie is None else project(request, trie)
             if bound:
                 context.update(bound)
             self.current = doc
-            for policy, validation in checks:
+            for policy, validation in plan.checks:
                 if validation.for_each_program is not None:
                     self.check_each(policy, validation, doc, context, variables, bound)
                     continue
