@@ -7,16 +7,14 @@ import copy
 import hashlib
 import json
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from reconciler.targets.postgres import RegistryInput
-from tests.harness.postgres import _with_dbname
+from tests.harness.postgres import scratch_database
 from tests.test_postgres_apply import apply, listed, snapshot
 from tests.test_postgres_data import entry, registry_config
 
@@ -51,14 +49,8 @@ def described(items: Items, index: int, text: str) -> Items:
 @pytest.fixture
 def cold_url(pg_server: str) -> Iterator[str]:
     """A second empty database, for the cold apply a series of applies is compared with."""
-    name = f"mcpgitops_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_dbname(pg_server, name)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(pg_server) as url:
+        yield url
 
 
 class RowsRead:

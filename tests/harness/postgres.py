@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -48,6 +49,14 @@ def _with_dbname(url: str, dbname: str) -> str:
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A conninfo for a brand-new empty database, dropped (with its sessions) after the test."""
+    with scratch_database(pg_server) as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(pg_server: str) -> Iterator[str]:
+    """A brand-new empty database on `pg_server`, dropped (with its sessions) on leaving; for a test
+    that needs more than the one `pg_url` gives."""
     import psycopg
     from psycopg import sql
 
