@@ -313,22 +313,22 @@ class _Loader:
 
     def load_manifests(self, crds: CrdOptions) -> None:
         settings = self.repo.settings
-        reuse_checks = self.same_crds and self.same_settings()
-        if reuse_checks and self.reuse is not None:
-            self.repo.catalog = self.reuse.catalog  # the same CRD sources: compiled once per run
+        earlier = self.reuse.catalog if self.reuse is not None and self.same_settings() else None
+        if self.same_crds and self.reuse is not None and self.same_settings():
+            self.repo.catalog = earlier  # the same CRD sources: compiled once per run
+            reuse_checks = True
         else:
             self.repo.catalog = load_catalog(
                 crds, settings.crds, settings.toolhive.operatorVersion, self.source
             )
-            # CRDs listed again (the daemon's next cycle) that are what the other revision was checked
-            # against: its checks of unchanged files still hold.
-            earlier = self.reuse.catalog if self.reuse is not None else None
+            # CRDs loaded again (the daemon's next cycle) with the digest of those the other revision
+            # was checked against: its checks of unchanged files still hold.
+            now = self.repo.catalog
             reuse_checks = (
-                self.same_settings()
-                and self.repo.catalog is not None
+                now is not None
                 and earlier is not None
-                and self.repo.catalog.digest is not None
-                and self.repo.catalog.digest == earlier.digest
+                and now.digest is not None
+                and now.digest == earlier.digest
             )
         namespace = settings.namespace
         checker = ManifestChecker(self.repo.catalog)
