@@ -228,11 +228,14 @@ def test_git_revision_mode_loads_the_same_way(repo_copy: Path, tmp_path: Path) -
 
 
 # Root reads any file whatever its mode bits, so the unreadable cases run the command as `nobody`.
-# The interpreter lives under /root, which `nobody` cannot enter: it starts as root, imports what the
-# command needs, then drops to `nobody` before reading the repository.
+# The interpreter lives under /root, and the checkout may be in a private folder (`mktemp -d`), which
+# `nobody` cannot enter: it starts as root, imports what the command needs (the modules it imports on
+# first use too, such as the safe YAML path for the policies and the CRD files), then drops to `nobody`
+# before reading the repository.
 NOBODY = 65534
 AS_NOBODY = (
     "import os, reconciler.cli, reconciler.commands.validate, reconciler.pipeline, reconciler.report\n"
+    "import reconciler.loading.safe_yaml\n"
     "import ruamel.yaml, json, tempfile\n"
     f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
     "reconciler.cli.main()\n"

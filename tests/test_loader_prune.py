@@ -67,6 +67,8 @@ def test_apply_prune_as_nobody_deletes_nothing_when_a_file_is_unreadable(
     script = (
         "import os, reconciler.cli, reconciler.commands.plan_apply, reconciler.pipeline\n"
         "import reconciler.targets.postgres, psycopg, ruamel.yaml, json\n"
+        # imported on first use (policies, CRD files): `nobody` may not be able to enter the checkout
+        "import reconciler.loading.safe_yaml\n"
         f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
         "reconciler.cli.main()\n"
     )
