@@ -257,3 +257,15 @@ def test_the_next_load_with_the_same_crd_files_keeps_the_manifest_checks(
     third = validate(FolderSource(root), crds=options, previous=again)
     assert third.repo.manifests[0] is not again.repo.manifests[0]  # other CRD bytes: checked again
     assert [f.to_json() for f in third.report.findings] == [f.to_json() for f in first.report.findings]
+
+
+def test_a_crd_file_this_process_cannot_read_is_a_clear_error(
+    tmp_path: Path, toolhive_crds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root reads any file whatever its mode: the refusal the kernel gives another user is raised here.
+    def refused(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    with pytest.raises(CrdSourceError, match=r"mcpservers\.yaml: cannot read: Permission denied"):
+        _load(str(toolhive_crds / "toolhive.stacklok.dev_mcpservers.yaml"))

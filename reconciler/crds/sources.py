@@ -171,6 +171,13 @@ def _from_url(
 
 
 def _from_path(location: str, digests: list[str]) -> list[Mapping[str, Any]]:
+    try:
+        return _read_path(location, digests)
+    except OSError as exc:  # a folder or file the operator named that this process may not read
+        raise CrdSourceError(f"{exc.filename or location}: cannot read: {exc.strerror}") from None
+
+
+def _read_path(location: str, digests: list[str]) -> list[Mapping[str, Any]]:
     path = Path(location)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _CRD_SUFFIXES)
