@@ -243,14 +243,19 @@ AS_NOBODY = (
 
 
 @pytest.fixture
-def public_repo() -> Iterator[Path]:
-    """A copy of sample-repo that `nobody` can traverse (pytest's tmp_path is private to root)."""
+def public_repo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of sample-repo that `nobody` can traverse (pytest's tmp_path is private to root), and a
+    copy of the CRDs beside it (the checkout, and the upstream files beside it, may be private too)."""
     if os.geteuid() != 0:
         unavailable("root", "the unreadable-file cases drop privileges to `nobody`, which needs root")
     base = Path(tempfile.mkdtemp(prefix="mcp-gitops-hostile-"))
     base.chmod(0o755)
     repo = base / "repo"
     shutil.copytree(ROOT / "sample-repo", repo)
+    crds = os.environ.get("MCP_GITOPS_CRDS")
+    if crds:
+        shutil.copytree(crds, base / "crds")
+        monkeypatch.setenv("MCP_GITOPS_CRDS", str(base / "crds"))
     try:
         yield repo
     finally:
