@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.policy.loader import builtin_policy_dir
 from tests.harness.services import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,10 +234,14 @@ def test_git_revision_mode_loads_the_same_way(repo_copy: Path, tmp_path: Path) -
 # first use too, such as the safe YAML path for the policies and the CRD files), then drops to `nobody`
 # before reading the repository.
 NOBODY = 65534
+# The built-in policies are read from the checkout at run time: the run reads a copy beside its repository.
+POLICIES_BESIDE = (
+    "import pathlib, reconciler.policy.loader as loader\n"
+    "loader.builtin_policy_dir = lambda: pathlib.Path(os.environ['MCP_GITOPS_TEST_POLICIES'])\n"
+)
 AS_NOBODY = (
     "import os, reconciler.cli, reconciler.commands.validate, reconciler.pipeline, reconciler.report\n"
-    "import reconciler.loading.safe_yaml\n"
-    "import ruamel.yaml, json, tempfile\n"
+    "import reconciler.loading.safe_yaml\n" + POLICIES_BESIDE + "import ruamel.yaml, json, tempfile\n"
     f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
     "reconciler.cli.main()\n"
 )
@@ -245,13 +250,16 @@ AS_NOBODY = (
 @pytest.fixture
 def public_repo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of sample-repo that `nobody` can traverse (pytest's tmp_path is private to root), and a
-    copy of the CRDs beside it (the checkout, and the upstream files beside it, may be private too)."""
+    copy of the CRDs and of the built-in policies beside it (the checkout, and the upstream files beside
+    it, may be private too)."""
     if os.geteuid() != 0:
         unavailable("root", "the unreadable-file cases drop privileges to `nobody`, which needs root")
     base = Path(tempfile.mkdtemp(prefix="mcp-gitops-hostile-"))
     base.chmod(0o755)
     repo = base / "repo"
     shutil.copytree(ROOT / "sample-repo", repo)
+    shutil.copytree(builtin_policy_dir(), base / "policies")
+    monkeypatch.setenv("MCP_GITOPS_TEST_POLICIES", str(base / "policies"))
     crds = os.environ.get("MCP_GITOPS_CRDS")
     if crds:
         shutil.copytree(crds, base / "crds")

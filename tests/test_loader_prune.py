@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from tests.test_hostile_inputs import NOBODY, ROOT, TIMEOUT, public_repo  # noqa: F401 (a fixture)
+from tests.test_hostile_inputs import NOBODY, POLICIES_BESIDE, ROOT, TIMEOUT, public_repo  # noqa: F401 (a fixture)
 from tests.test_postgres_apply import LIST_QUERY, snapshot
 
 pytestmark = pytest.mark.postgres
@@ -69,7 +69,8 @@ def test_apply_prune_as_nobody_deletes_nothing_when_a_file_is_unreadable(
         "import reconciler.targets.postgres, psycopg, ruamel.yaml, json\n"
         # imported on first use (policies, CRD files): `nobody` may not be able to enter the checkout
         "import reconciler.loading.safe_yaml\n"
-        f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
+        + POLICIES_BESIDE
+        + f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
         "reconciler.cli.main()\n"
     )
     args = ["apply", str(public_repo), "--target", "registry", "--database-url", pg_url, "--prune"]
