@@ -235,8 +235,14 @@ def test_git_revision_mode_loads_the_same_way(repo_copy: Path, tmp_path: Path) -
 # before reading the repository.
 NOBODY = 65534
 # The built-in policies are read from the checkout at run time: the run reads a copy beside its repository.
+# Every module of the package is imported first: a command imports some on first use.
 POLICIES_BESIDE = (
-    "import pathlib, reconciler.policy.loader as loader\n"
+    "import importlib, pkgutil, pathlib, reconciler, reconciler.policy.loader as loader\n"
+    "for module in pkgutil.walk_packages(reconciler.__path__, 'reconciler.'):\n"
+    "    try:\n"
+    "        importlib.import_module(module.name)\n"
+    "    except ImportError:\n"
+    "        pass\n"
     "loader.builtin_policy_dir = lambda: pathlib.Path(os.environ['MCP_GITOPS_TEST_POLICIES'])\n"
 )
 AS_NOBODY = (
