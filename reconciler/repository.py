@@ -322,9 +322,9 @@ class _Loader:
                 crds, settings.crds, settings.toolhive.operatorVersion, self.source
             )
             # CRDs loaded again (the daemon's next cycle) with the digest of those the other revision
-            # was checked against: its checks of unchanged files still hold.
+            # was checked against, or no CRDs then and now: its checks of unchanged files still hold.
             now = self.repo.catalog
-            reuse_checks = (
+            reuse_checks = (now is None and earlier is None) or (
                 now is not None
                 and earlier is not None
                 and now.digest is not None

@@ -259,6 +259,25 @@ def test_the_next_load_with_the_same_crd_files_keeps_the_manifest_checks(
     assert [f.to_json() for f in third.report.findings] == [f.to_json() for f in first.report.findings]
 
 
+def test_the_next_load_without_crds_keeps_the_manifest_checks(
+    tmp_path: Path, toolhive_crds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No CRDs then and now: nothing the checks depend on changed, so an unchanged manifest is not
+    loaded again; CRDs given later, and it is checked against them."""
+    from reconciler.pipeline import validate
+
+    monkeypatch.delenv("MCP_GITOPS_CRDS", raising=False)
+    bad = f"apiVersion: {V1}\nkind: MCPServer\nmetadata: {{name: b}}\nspec: {{image: x, replicas: -1}}\n"
+    root = write_repo(tmp_path / "repo", manifests={"bad.yaml": bad})
+    first = validate(FolderSource(root), crds=CrdOptions())
+    again = validate(FolderSource(root), crds=CrdOptions(), previous=first)
+    assert again.repo.manifests[0] is first.repo.manifests[0]
+    assert [f.to_json() for f in again.report.findings] == [f.to_json() for f in first.report.findings]
+    with_crds = validate(FolderSource(root), crds=CrdOptions(locations=(str(toolhive_crds),)), previous=again)
+    assert with_crds.repo.manifests[0] is not again.repo.manifests[0]
+    assert any("replicas" in f.message for f in with_crds.report.findings)
+
+
 def test_a_crd_file_this_process_cannot_read_is_a_clear_error(
     tmp_path: Path, toolhive_crds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -288,6 +288,12 @@ def test_pushed_claims_and_replicas_reach_both_targets_within_5_s(
     ok = {s.labels["target"]: s.value for s in families["mcp_gitops_target_ok"].samples}
     assert ok == {"cluster": 1, "registry": 1}
     assert last_targets(status)["cluster"]["outcome"] in ("applied", "unchanged")
+    # The registry's plan leaves comparing to its apply (under the lock): the drift is what it found,
+    # here the claims of the one entry changed.
+    registry = last_targets(status)["registry"]
+    assert registry["outcome"] == "applied" and registry["drift"] == 1, registry
+    drift = {s.labels["target"]: s.value for s in families["mcp_gitops_target_drift"].samples}
+    assert drift["registry"] == 1
     assert families["mcp_gitops_reconcile_duration_seconds"].type == "histogram"
     assert daemon.stop() == 0
 

@@ -177,6 +177,7 @@ class FakePlan:
     has_changes: bool = True
     destination: str = "fake"
     managed: int = 1
+    compared: bool = True
 
     def findings(self) -> list[Finding]:
         return []
@@ -195,6 +196,7 @@ class FakePlan:
 class FakeResult:
     target: str = "registry"
     changed: bool = True
+    drift: int = 0
 
     def summary(self) -> dict[str, object]:
         return {"outcome": "applied"}

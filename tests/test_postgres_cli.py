@@ -149,5 +149,10 @@ def test_drift_finds_a_row_changed_behind_our_back(pg_url: str, pg_conn: Any, tm
     document = json.loads(drifted.stdout)
     assert document["drift"] == {"registry": 1}
     assert [f["rule"] for f in document["findings"]] == ["drift"]
-    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+    # `apply` compares once, under its lock: the drift it reports is what it found there
+    applied = run("apply", str(repo), "--database-url", pg_url, "--format", "json")
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.stdout)["drift"] == {"registry": 1}
     assert run("drift", str(repo), "--database-url", pg_url).exit_code == 0
+    again = run("apply", str(repo), "--database-url", pg_url, "--format", "json")
+    assert json.loads(again.stdout)["drift"] == {"registry": 0}

@@ -71,6 +71,40 @@ def test_duplicate_versions_and_oversized_meta_are_reported() -> None:
         _ = desired.entries["io.github.acme/a"].versions["1.0.0"].rows
 
 
+def test_a_desired_state_built_on_an_earlier_one_equals_a_cold_one() -> None:
+    """Files with the same path and content digest give the earlier build's versions as they are;
+    changed, moved or new files are read again, and a different row format takes nothing."""
+    from reconciler.registry_server import ServerCapabilities
+
+    def items(description: str, moved: bool = False) -> list[tuple[str, dict[str, object], str]]:
+        changed = entry("io.github.acme/b", "1.0.0", description=description)
+        return [
+            ("entries/a.yaml", entry("io.github.acme/a", "1.0.0"), "da#0"),
+            ("entries/a2.yaml", entry("io.github.acme/a", "2.0.0"), "da2#0"),
+            ("entries/b.yaml", changed, f"{description}#0"),
+            ("entries/moved.yaml" if moved else "entries/c.yaml", entry("io.github.acme/c", "1.0.0"), "dc#0"),
+        ]
+
+    def shape(state: object) -> object:
+        return {
+            name: (e.claims, e.digest, {v: (s.path, s.digest, s.rows) for v, s in e.versions.items()})
+            for name, e in state.entries.items()  # type: ignore[attr-defined]
+        }
+
+    first = build_desired(registry_config(), items("one"))
+    second = build_desired(registry_config(), items("two", moved=True), earlier=first)
+    cold = build_desired(registry_config(), items("two", moved=True))
+    assert shape(second) == shape(cold) and second.digest() == cold.digest()
+    version = {n: e.versions for n, e in second.entries.items()}
+    assert version["io.github.acme/a"]["2.0.0"] is first.entries["io.github.acme/a"].versions["2.0.0"]
+    assert version["io.github.acme/b"]["1.0.0"] is not first.entries["io.github.acme/b"].versions["1.0.0"]
+    assert version["io.github.acme/c"]["1.0.0"].path == "entries/moved.yaml"
+    v120 = ServerCapabilities.of("v1.2.0")
+    older = build_desired(registry_config(), items("two", moved=True), v120, second)
+    assert older.entries["io.github.acme/a"].versions["1.0.0"] is not version["io.github.acme/a"]["1.0.0"]
+    assert shape(older) == shape(build_desired(registry_config(), items("two", moved=True), v120))
+
+
 def test_url_with_a_password_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConnectionConfigError) as info:
         resolve_target(database_url="postgresql://u:hunter2@db/registry", env={})

@@ -411,6 +411,9 @@ def build_daemon(opts: dict[str, Any]) -> Any:
                 lock_timeout=opts["lock_timeout"],
                 statement_timeout=opts["statement_timeout"],
                 fetched_from=source.url if isinstance(source, GitMirror) else None,
+                # every cycle applies, and the apply reads the live rows under its lock: reading them
+                # in the plan too would double the registry's cost of a cycle
+                read_live=False,
             ),
             cluster=ClusterOptions(
                 kubeconfig=opts["kubeconfig"],

@@ -12,8 +12,9 @@ around it:
   reason, and the others are still applied; the cycle is then `failed` and the revision is retried.
 - Retryable failures (TargetError.retryable: database, API server, locks; a Git remote) are retried
   inside the step with capped exponential backoff; what still fails is the target's failure.
-- Each full pass (a new revision, or every `resync_interval`) plans against the live targets, so drift
-  is reported per target and corrected as the conflict settings allow.
+- Each full pass (a new revision, or every `resync_interval`) compares with the live targets, so drift
+  is reported per target and corrected as the conflict settings allow (the registry target compares
+  once, in its apply under the lock; the cluster's plan compares).
 - A stop request (SIGTERM) or lost leadership before the apply phase aborts with nothing applied; once
   applying has begun, the cycle finishes (each registry apply is one transaction, each object one
   server-side apply), so a target is never left half-applied.
@@ -257,7 +258,7 @@ class Cycle:
 
     def _record_targets(self, record: CycleRecord, reconciliation: Reconciliation) -> None:
         """Per target: what was applied, what failed and why (this cycle's reason, never an older one),
-        the drift the plan found, and whether its system could be reached (for /readyz)."""
+        the drift found, and whether its system could be reached (for /readyz)."""
         drift = reconciliation.drift()
         for run in reconciliation.runs:
             summary = run.status_json()

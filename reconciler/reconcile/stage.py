@@ -146,8 +146,15 @@ class Reconciliation:
         return any(run.result is not None and run.result.changed for run in self.runs)
 
     def drift(self) -> dict[str, int]:
-        """Per planned target, how many things differ from the repository."""
-        return {run.name: len(run.plan.differences()) for run in self.runs if run.plan is not None}
+        """Per planned target, how many things differ from the repository: as its plan found them, or,
+        for a plan that left comparing to the apply, as the apply found them (none when it failed)."""
+        found = {}
+        for run in self.runs:
+            if run.plan is not None and run.plan.compared:
+                found[run.name] = len(run.plan.differences())
+            elif run.plan is not None and run.result is not None:
+                found[run.name] = run.result.drift
+        return found
 
     def add_drift_findings(self) -> None:
         """Add every difference from the repository as a finding at its place (for `drift --format

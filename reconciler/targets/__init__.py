@@ -78,6 +78,13 @@ class TargetPlan(Protocol):
     def has_changes(self) -> bool: ...
 
     @property
+    def compared(self) -> bool:
+        """Whether the plan compared with the live state. A plan may leave that to the apply, which
+        compares again under its lock anyway (the registry target in `apply` and the daemon); the
+        result then says what differed (TargetResult.drift)."""
+        ...
+
+    @property
     def destination(self) -> str:
         """Where this target writes (a database, a cluster server and context), named before writing."""
         ...
@@ -107,6 +114,12 @@ class TargetResult(Protocol):
 
     @property
     def changed(self) -> bool: ...
+
+    @property
+    def drift(self) -> int:
+        """How many things differed from the repository when the apply compared (what it changed,
+        and what it found but left as it was)."""
+        ...
 
     def summary(self) -> dict[str, Any]:
         """Counts and the outcome, for the daemon's /status and metrics."""

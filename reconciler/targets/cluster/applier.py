@@ -52,6 +52,11 @@ class ClusterResult:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.pruned)
 
+    @property
+    def drift(self) -> int:
+        changed = len(self.created) + len(self.updated) + len(self.pruned)
+        return changed + len(self.not_applied) + len(self.kept)
+
     def summary(self) -> dict[str, Any]:
         return {
             "outcome": "applied" if self.changed else "unchanged",

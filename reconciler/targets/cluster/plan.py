@@ -228,6 +228,10 @@ class ClusterPlan:
         return found
 
     @property
+    def compared(self) -> bool:
+        return True  # a cluster plan always reads the live objects (server-side dry run)
+
+    @property
     def to_delete(self) -> list[PruneCandidate]:
         return [p for p in self.prune if self.prune_enabled and not p.protected]
 

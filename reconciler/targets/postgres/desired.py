@@ -315,6 +315,11 @@ class DesiredState:
     # the targeted release: which schema version to expect, how to store package arguments
     server: ServerCapabilities = field(default_factory=lambda: ServerCapabilities.of(NEWEST_VERSION))
     _digest: str | None = field(default=None, repr=False)
+    # (path, file digest) -> the version read from there, with its entry's claims: what a later
+    # build_desired(earlier=this) takes as it is for a file whose content is the same
+    by_file: dict[tuple[str, str], tuple[VersionSpec, dict[str, Any] | None]] = field(
+        default_factory=dict, repr=False
+    )
 
     @cached_property
     def config_digest(self) -> str:
@@ -523,32 +528,43 @@ def build_desired(
     config: Mapping[str, Any] | None,
     entries: Iterable[EntryItem],
     release: ServerCapabilities | None = None,
+    earlier: DesiredState | None = None,
 ) -> DesiredState:
     """The desired state of one revision: config rows, and every entry file as a publish to the one
     managed source, for the targeted registry server release (default: the newest). Entries are
-    (path, {"claims", "server"}) or (path, data, file digest). Raises DesiredStateError listing every
-    problem found."""
+    (path, {"claims", "server"}) or (path, data, file digest). `earlier`: the desired state of another
+    revision (the daemon's last cycle); a version read from a file with the same path and content
+    digest is taken from it as it is, with its digest and any rows already derived. Raises
+    DesiredStateError listing every problem found."""
     release = release or ServerCapabilities.of(NEWEST_VERSION)
     sources, registries = config_rows(config)
     managed = [s.name for s in sources.values() if s.source_type == "managed"]
     if len(managed) > 1:
         raise DesiredStateError(f"at most one managed source is allowed, found {len(managed)}")
     max_meta = meta_size_limit(config)
+    known = earlier.by_file if earlier is not None and _same_rows(earlier, release, max_meta) else {}
 
     problems: list[str] = []
     specs: dict[str, EntrySpec] = {}
+    by_file: dict[tuple[str, str], tuple[VersionSpec, dict[str, Any] | None]] = {}
     for item in entries:
         path, data = item[0], item[1]
         file_digest = item[2] if len(item) > 2 else None
-        server = data.get("server") if _is_map(data) else None
-        if server is None or not _is_map(server):
-            problems.append(f"{path}: no server")
-            continue
-        name, version = server.get("name"), server.get("version")
-        if not isinstance(name, str) or not isinstance(version, str):
-            problems.append(f"{path}: server has no name or version")
-            continue
-        claims = claims_or_none(data.get("claims"))
+        taken = known.get((path, file_digest)) if file_digest is not None else None
+        if taken is not None:
+            spec, claims = taken
+            name, version = spec.name, spec.version
+        else:
+            server = data.get("server") if _is_map(data) else None
+            if server is None or not _is_map(server):
+                problems.append(f"{path}: no server")
+                continue
+            name, version = server.get("name"), server.get("version")
+            if not isinstance(name, str) or not isinstance(version, str):
+                problems.append(f"{path}: server has no name or version")
+                continue
+            claims = claims_or_none(data.get("claims"))
+            spec = VersionSpec(name, version, path, server, max_meta, file_digest, release.jsonb_arguments)
         entry = specs.get(name)
         if entry is None:
             entry = specs[name] = EntrySpec(name, claims, path)
@@ -559,11 +575,20 @@ def build_desired(
         if version in entry.versions:
             problems.append(f"{path}: {name}@{version} is also defined in {entry.versions[version].path}")
             continue
-        entry.versions[version] = VersionSpec(
-            name, version, path, server, max_meta, file_digest, release.jsonb_arguments
-        )
+        entry.versions[version] = spec
+        if file_digest is not None:
+            by_file[(path, file_digest)] = (spec, claims)
     if specs and not managed:
         problems.append("the registry config declares no managed source to publish the entries into")
     if problems:
         raise DesiredStateError("cannot build the registry state:\n  " + "\n  ".join(problems))
-    return DesiredState(sources, registries, managed[0] if managed else None, specs, release)
+    return DesiredState(sources, registries, managed[0] if managed else None, specs, release, by_file=by_file)
+
+
+def _same_rows(earlier: DesiredState, release: ServerCapabilities, max_meta: int) -> bool:
+    """Whether the versions of `earlier` derive the rows they would derive now: the same argument
+    format and metadata limit (one build gives every version the same, so one tells)."""
+    first = next(iter(earlier.by_file.values()), None)
+    return first is None or (
+        first[0].full_arguments == release.jsonb_arguments and first[0].max_meta_size == max_meta
+    )

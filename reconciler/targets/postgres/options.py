@@ -24,7 +24,8 @@ class RegistryOptions:
     # Seconds any one statement may run once the lock is held; a stuck statement ends the apply.
     statement_timeout: float = 300.0
     # False: `plan` only prepares the desired state and leaves reading the live state to `apply`, which
-    # compares again once it holds its lock anyway (what the `apply` command does: one read, not two).
+    # compares again once it holds its lock anyway (what the `apply` command and the daemon do: one read,
+    # not two; the result then says what differed).
     read_live: bool = True
     # The remote URL the repository was fetched from (the daemon's Git source), for the default
     # ownership identity; None: the repository folder's own Git remote.

@@ -117,6 +117,10 @@ class RegistryPlan:
         return self.diff is None or bool(self.diff.registry_changes)
 
     @property
+    def compared(self) -> bool:
+        return self.diff is not None
+
+    @property
     def destination(self) -> str:
         return self.database
 
@@ -199,6 +203,10 @@ class RegistryResult:
     def changed(self) -> bool:
         return bool(self.counts.created or self.counts.updated or self.counts.deleted)
 
+    @property
+    def drift(self) -> int:
+        return len(self.changes)  # the rows that differed (kept ones are not among them)
+
     def summary(self) -> dict[str, Any]:
         return {"outcome": "applied" if self.changed else "unchanged", **self.counts.to_json()}
 
@@ -234,6 +242,9 @@ class RegistryResult:
 class RegistryTarget:
     name = "registry"
 
+    def __init__(self) -> None:
+        self._last_desired: DesiredState | None = None
+
     @staticmethod
     def resolve(inp: RegistryInput, options: RegistryOptions) -> DatabaseTarget:
         return resolve_target(
@@ -266,7 +277,10 @@ class RegistryTarget:
                 "of manifests only selects the cluster alone (`targets: [cluster]` or --target cluster)",
                 reason="NoRegistryConfig",
             )
-        desired = build_desired(inp.config, inp.entries, inp.server())
+        # The daemon plans every cycle with the same target: files unchanged since the last plan give
+        # the same versions, taken from it.
+        desired = build_desired(inp.config, inp.entries, inp.server(), self._last_desired)
+        self._last_desired = desired
         db_target = self.resolve(inp, options)
         popts = self.plan_options(inp, options)
         if not options.read_live:
@@ -355,7 +369,7 @@ class RegistryTarget:
         return None
 
     def close(self) -> None:
-        pass
+        self._last_desired = None
 
 
 @contextmanager
