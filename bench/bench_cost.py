@@ -13,7 +13,10 @@ by run so that the load of a shared machine falls on both sides alike, and repor
   `validate --rev HEAD` (target 1.1x), with what the apply adds after validation and the registry
   stage's own duration (lock, compare, write, commit: the duration its result reports);
 - the first `apply --target registry` into an empty database against `psql \\copy` of the same rows
-  into the same, empty, tables (target 4x), and the registry stage alone against the same floor.
+  into the same, empty, tables (target 4x), and the registry stage alone and `validate --rev HEAD`
+  alone (which the apply runs before writing: a lower bound) against the same floor;
+- the daemon (`--rows daemon`): a commit changing one entry until its row is in PostgreSQL, p50 over
+  --commits commits, with the cycle's steps.
 
 The CRDs come from $MCP_GITOPS_CRDS, default the upstream v0.44.0 files beside the checkout.
 Scratch databases are created in the server of --database-url and dropped.
@@ -226,14 +229,18 @@ def registry(
                 finally:
                     drop_fresh()
 
-            figures = interleaved(args.runs, {"psql \\copy": floor, "first apply": first_apply})
-        copy, first = figures["psql \\copy"], figures["first apply"]
+            figures = interleaved(
+                args.runs, {"psql \\copy": floor, "first apply": first_apply, "validate": validate()}
+            )
+        copy, first, check = figures["psql \\copy"], figures["first apply"], figures["validate"]
         print(f"psql \\copy of the same rows:         {copy[0]:.2f} s")
         print(f"apply --target registry, first:      {first[0]:.2f} s ({first[0] / copy[0]:.1f}x, target 4x)")
         print(
             f"  ... its registry stage alone:       {first[2]:.2f} s ({first[2] / copy[0]:.1f}x \\copy;"
             " creating the tables included, which the floor's are not)"
         )
+        # The apply validates before it writes: validation alone bounds it from below.
+        print(f"  ... validate --rev HEAD alone:      {check[0]:.2f} s ({check[0] / copy[0]:.1f}x \\copy)")
     finally:
         drop()
         drop_empty()

@@ -41,7 +41,9 @@ def repo_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _nothing_stays_frozen() -> Iterator[None]:
-    """A daemon cycle freezes what is alive after it (reconciler/daemon/cycle.py, release_memory); in
-    this long test process that would keep every later test's garbage from older objects uncollected."""
+    """A daemon cycle freezes what is alive after it (reconciler/daemon/cycle.py, release_memory), and
+    one-shot commands run in-process here leave the collector off (`validate`, `diff`); in this long
+    test process either would keep every later test's garbage uncollected."""
     yield
     gc.unfreeze()
+    gc.enable()

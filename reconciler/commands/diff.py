@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import click
@@ -48,6 +49,9 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str, quiet: bool, ve
     from reconciler.report.locations import checkout_root, root_prefix
     from reconciler.source import open_source
 
+    # A one-shot process, as `validate`: the collector stays off to the end (back on, its next young
+    # collection would walk every object both revisions' documents are made of).
+    gc.disable()
     started = time.perf_counter()
     with tool_errors():
         base_rev = base or default_base(repo)
