@@ -148,7 +148,7 @@ class Reconciliation:
     def drift(self) -> dict[str, int]:
         """Per planned target, how many things differ from the repository: as its plan found them, or,
         for a plan that left comparing to the apply, as the apply found them (none when it failed)."""
-        found = {}
+        found: dict[str, int] = {}
         for run in self.runs:
             if run.plan is not None and run.plan.compared:
                 found[run.name] = len(run.plan.differences())
