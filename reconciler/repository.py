@@ -321,15 +321,9 @@ class _Loader:
             self.repo.catalog = load_catalog(
                 crds, settings.crds, settings.toolhive.operatorVersion, self.source
             )
-            # CRDs loaded again (the daemon's next cycle) with the digest of those the other revision
-            # was checked against, or no CRDs then and now: its checks of unchanged files still hold.
-            now = self.repo.catalog
-            reuse_checks = (now is None and earlier is None) or (
-                now is not None
-                and earlier is not None
-                and now.digest is not None
-                and now.digest == earlier.digest
-            )
+            # CRDs loaded again (the daemon's next cycle): the other revision's checks of unchanged
+            # files still hold when they were made against the same CRDs.
+            reuse_checks = _checked_alike(self.repo.catalog, earlier)
         namespace = settings.namespace
         checker = ManifestChecker(self.repo.catalog)
         for path in self.walk(settings.manifests):
@@ -366,6 +360,14 @@ class _Loader:
         self.repo.findings.append(
             Finding("unknown-document", Severity.WARNING, doc.path, line, column, message)
         )
+
+
+def _checked_alike(now: Catalog | None, earlier: Catalog | None) -> bool:
+    """Whether a manifest checked against `earlier` is checked alike against `now`: no CRDs both times,
+    or CRDs of the same known digest."""
+    if now is None or earlier is None:
+        return now is earlier
+    return now.digest is not None and now.digest == earlier.digest
 
 
 def load_settings(source: Source) -> Settings:

@@ -315,11 +315,6 @@ class DesiredState:
     # the targeted release: which schema version to expect, how to store package arguments
     server: ServerCapabilities = field(default_factory=lambda: ServerCapabilities.of(NEWEST_VERSION))
     _digest: str | None = field(default=None, repr=False)
-    # (path, file digest) -> the version read from there, with its entry's claims: what a later
-    # build_desired(earlier=this) takes as it is for a file whose content is the same
-    by_file: dict[tuple[str, str], tuple[VersionSpec, dict[str, Any] | None]] = field(
-        default_factory=dict, repr=False
-    )
 
     @cached_property
     def config_digest(self) -> str:
@@ -542,11 +537,10 @@ def build_desired(
     if len(managed) > 1:
         raise DesiredStateError(f"at most one managed source is allowed, found {len(managed)}")
     max_meta = meta_size_limit(config)
-    known = earlier.by_file if earlier is not None and _same_rows(earlier, release, max_meta) else {}
+    known = _by_file(earlier, release, max_meta) if earlier is not None else {}
 
     problems: list[str] = []
     specs: dict[str, EntrySpec] = {}
-    by_file: dict[tuple[str, str], tuple[VersionSpec, dict[str, Any] | None]] = {}
     for item in entries:
         path, data = item[0], item[1]
         file_digest = item[2] if len(item) > 2 else None
@@ -576,19 +570,29 @@ def build_desired(
             problems.append(f"{path}: {name}@{version} is also defined in {entry.versions[version].path}")
             continue
         entry.versions[version] = spec
-        if file_digest is not None:
-            by_file[(path, file_digest)] = (spec, claims)
     if specs and not managed:
         problems.append("the registry config declares no managed source to publish the entries into")
     if problems:
         raise DesiredStateError("cannot build the registry state:\n  " + "\n  ".join(problems))
-    return DesiredState(sources, registries, managed[0] if managed else None, specs, release, by_file=by_file)
+    return DesiredState(sources, registries, managed[0] if managed else None, specs, release)
 
 
-def _same_rows(earlier: DesiredState, release: ServerCapabilities, max_meta: int) -> bool:
-    """Whether the versions of `earlier` derive the rows they would derive now: the same argument
-    format and metadata limit (one build gives every version the same, so one tells)."""
-    first = next(iter(earlier.by_file.values()), None)
-    return first is None or (
-        first[0].full_arguments == release.jsonb_arguments and first[0].max_meta_size == max_meta
-    )
+def _by_file(
+    earlier: DesiredState, release: ServerCapabilities, max_meta: int
+) -> dict[tuple[str, str], tuple[VersionSpec, dict[str, Any] | None]]:
+    """(path, file digest) -> the version `earlier` read from there, with its entry's claims; empty
+    when its versions derive other rows than they would now (another argument format or metadata
+    limit: one build gives every version the same, so the first one tells)."""
+    found = {
+        (spec.path, spec.file_digest): (spec, entry.claims)
+        for entry in earlier.entries.values()
+        for spec in entry.versions.values()
+        if spec.file_digest is not None
+    }
+    first = next(iter(found.values()), None)
+    if first is not None and (first[0].full_arguments, first[0].max_meta_size) != (
+        release.jsonb_arguments,
+        max_meta,
+    ):
+        return {}
+    return found
