@@ -69,6 +69,12 @@ def test_duplicate_versions_and_oversized_meta_are_reported() -> None:
     desired = build_desired(registry_config(), [("entries/a.yaml", big)])
     with pytest.raises(DesiredStateError, match="exceeds maximum allowed size of 262144"):
         _ = desired.entries["io.github.acme/a"].versions["1.0.0"].rows
+    # measured as the registry server's Go encoder writes it: each `<` is a six-byte \u003c there
+    html = entry("io.github.acme/a")
+    html["server"]["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]["x"] = "<" * 60_000
+    desired = build_desired(registry_config(), [("entries/a.yaml", html)])
+    with pytest.raises(DesiredStateError, match="exceeds maximum allowed size of 262144"):
+        _ = desired.entries["io.github.acme/a"].versions["1.0.0"].rows
 
 
 def test_a_desired_state_built_on_an_earlier_one_equals_a_cold_one() -> None:

@@ -177,6 +177,21 @@ def test_publisher_metadata_size(tmp_path: Path) -> None:
     assert not run(repo(tmp_path, "good", cfg, a=big), "v1.2.0")
 
 
+def test_publisher_metadata_size_is_measured_as_go_encodes_it(tmp_path: Path) -> None:
+    """The registry server measures `json.Marshal`'s bytes, which write `<`, `>` and `&` as six-byte
+    escapes: 20 ampersands are 31 bytes as Python encodes the metadata, 131 as Go does."""
+    from reconciler.schemas.server_rows import publisher_meta_size
+
+    cfg = config()
+    cfg["database"]["maxMetaSize"] = 100
+    amp = entry()
+    amp["server"]["_meta"] = {"io.modelcontextprotocol.registry/publisher-provided": {"blob": "&" * 20}}
+    assert publisher_meta_size(amp["server"]) == 131
+    found = run(repo(tmp_path, "bad", cfg, a=amp), "v1.2.0")
+    assert [f.rule for f in found] == ["entry-meta-size"]
+    assert "131 bytes" in found[0].message
+
+
 def test_duplicate_packages_remotes_and_icons(tmp_path: Path) -> None:
     dup = entry()
     server = dup["server"]

@@ -45,7 +45,24 @@ def publisher_meta_size(server: Mapping[str, Any]) -> int:
     """Bytes of the publisher-provided metadata as JSON, the size the server compares with
     database.maxMetaSize (0 when there is none)."""
     meta = publisher_meta(server)
-    return len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode()) if meta else 0
+    return go_json_size(json.dumps(meta, separators=(",", ":"), ensure_ascii=False)) if meta else 0
+
+
+# Characters Go's encoding/json writes as a six-byte \uXXXX escape inside strings (HTML safety, and
+# JavaScript's line separators), where Python's compact encoding keeps them as they are.
+_GO_ESCAPED = {"<": 5, ">": 5, "&": 5, "\u2028": 3, "\u2029": 3}
+
+
+def go_json_size(encoded: str) -> int:
+    """The length of Go's `json.Marshal` of a value, from its compact Python encoding (`separators=
+    (",", ":")`, `ensure_ascii=False`): the registry server measures the publisher metadata that way
+    (internal/validators/meta.go). Key order does not change the length; a number may (Go writes the
+    float 1.0 as `1`), by a byte or two, which only makes this count the larger."""
+    size = len(encoded.encode())
+    for character, extra in _GO_ESCAPED.items():
+        if character in encoded:
+            size += extra * encoded.count(character)
+    return size
 
 
 def duplicate_rows(server: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -20,6 +20,7 @@ from reconciler.schemas.base import go_duration_seconds
 from reconciler.schemas.registry_config import as_loaded
 from reconciler.schemas.server_rows import (
     DEFAULT_MAX_META_SIZE,
+    go_json_size,
     icon_row_key,
     meta_size_limit,
     package_row_key,
@@ -444,8 +445,7 @@ def version_rows(
     are dicts and lists (the loaders make them so): the checks below need no Mapping ABC."""
     server_meta = row_json(publisher_meta(server))
     if server_meta is not None:
-        # the length of the registry server's encoding too: only the order of keys may differ
-        size = len(server_meta.encode())
+        size = go_json_size(server_meta)  # as the registry server measures it
         if size > max_meta_size:
             where = f"{path} ({server.get('name')}@{server.get('version')})"
             raise DesiredStateError(
