@@ -179,9 +179,13 @@ class SharedWork(Generic[Result]):
             done[chunk.start] = self._work(chunk)
         return done
 
-    def finish(self) -> list[Result]:
+    def finish(self, beside: Callable[[], None] | None = None) -> list[Result]:
+        """Every chunk's result in index order. `beside` is other work of this process's, done first
+        while the children already take chunks: it then takes fewer of them itself."""
         total = self._chunks.total
         try:
+            if beside is not None:
+                beside()
             done = self._take_all()
         except BaseException:
             self._workers.stop()

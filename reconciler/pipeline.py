@@ -7,7 +7,9 @@ errors.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from reconciler.crds.sources import CrdOptions
 from reconciler.findings import Finding, Report
@@ -43,20 +45,25 @@ def validate(
     crds: CrdOptions | None = None,
     server_version: str | None = None,
     previous: Validation | None = None,
+    beside: Callable[[Repository], None] | None = None,
 ) -> Validation:
     """Validate a repository. Raises SourceError (unreadable repository), PolicyError (a policy that
     does not compile) and TokenError (a token that fails verification): all exit 2.
 
     `previous` is an earlier validation of the same repository (the daemon's last cycle): files it
     shares with this revision are not parsed or checked again, and the findings of policies that read
-    only their own document are taken from it; the report is the one a cold run gives."""
+    only their own document are taken from it; the report is the one a cold run gives.
+
+    `beside(repo)` is the caller's own work on the loaded repository, run once while forked workers
+    check the policies (the `apply` command writes the registry there, uncommitted until it knows the
+    report has no errors); it must not change the repository."""
     # Parsed documents are a million small acyclic containers on a large repository; the cyclic
     # garbage collector would rescan them all again and again while they are built (a third of the
     # run), and could free none of them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _validate(source, base, token, key_file, policies, crds, server_version, previous)
+        return _validate(source, base, token, key_file, policies, crds, server_version, previous, beside)
     finally:
         if collecting:
             gc.enable()
@@ -71,6 +78,7 @@ def _validate(
     crds: CrdOptions | None,
     server_version: str | None,
     previous: Validation | None,
+    beside: Callable[[Repository], None] | None,
 ) -> Validation:
     # The previous validation may have seen other CRDs (a cluster's, since upgraded): its manifests
     # are checked again.
@@ -85,14 +93,17 @@ def _validate(
         base_repo = load_repository(base, reuse=repo, crds=crds, server_version=server_version)
         # The CRDs' transition rules compare each object with its version at the base (oldSelf).
         repo.findings += transition_findings(repo, base_repo)
+    work = None if beside is None else partial(beside, repo)
     if previous is not None and _plain(previous) and claims is None and base is None:
         from reconciler.diff.findings import base_report  # diff builds on this module
 
+        if work is not None:
+            work()
         # What `check` would answer, from less work: base_report serves any revision loaded beside
         # one already validated without a token or base, here the previous one.
         report = base_report(repo, previous, policy_set)
     else:
-        report = check(repo, policy_set, Inputs(token=claims, base=base_repo))
+        report = check(repo, policy_set, Inputs(token=claims, base=base_repo), work)
     return Validation(
         repo, report, catalogue(policy_set.rules()), base_repo, policy_set, token_verified=claims is not None
     )
@@ -103,9 +114,12 @@ def _plain(validation: Validation) -> bool:
     return validation.base is None and not validation.token_verified
 
 
-def check(repo: Repository, policies: PolicySet, inputs: Inputs) -> Report:
-    """The findings of an already loaded repository: its load findings, policies, waivers."""
-    return finish(repo, repo.findings + evaluate(repo, policies, inputs), policies, inputs)
+def check(
+    repo: Repository, policies: PolicySet, inputs: Inputs, beside: Callable[[], None] | None = None
+) -> Report:
+    """The findings of an already loaded repository: its load findings, policies, waivers. `beside`
+    runs once while the policies are evaluated (`validate`)."""
+    return finish(repo, repo.findings + evaluate(repo, policies, inputs, beside), policies, inputs)
 
 
 def finish(repo: Repository, findings: list[Finding], policies: PolicySet, inputs: Inputs) -> Report:

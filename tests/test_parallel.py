@@ -86,6 +86,42 @@ def test_no_worker_is_left_behind_when_this_process_fails(monkeypatch: pytest.Mo
             os.waitpid(pid, os.WNOHANG)  # stopped and reaped
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_work_beside_runs_once_here_while_the_children_take_chunks(jobs: int) -> None:
+    parent = os.getpid()
+    ran: list[int] = []
+
+    def beside() -> None:
+        ran.append(os.getpid())
+        time.sleep(0.2)  # the children take chunks meanwhile
+
+    def work(chunk: range) -> list[int]:
+        time.sleep(0.002)
+        return [os.getpid()] * len(chunk)
+
+    results = parallel.SharedWork(100, 5, work, lambda r: r, lambda w: w, jobs).finish(beside)  # type: ignore[arg-type]
+    pids = [pid for chunk in results for pid in chunk]  # type: ignore[attr-defined]
+    assert ran == [parent] and len(pids) == 100
+    if jobs == 2:
+        assert pids.count(parent) < 50  # busy beside, this process took fewer chunks
+
+
+def test_validate_runs_the_callers_work_once_on_the_loaded_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.policy.engine.PARALLEL_DOCUMENTS", 50)
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    repo = write_repo(tmp_path / "repo", 200, 20, seed=4)
+    seen: list[object] = []
+    cold = validate(FolderSource(repo))
+    beside = validate(FolderSource(repo), beside=seen.append)
+    assert seen == [beside.repo]
+    assert [f.to_json() for f in beside.report.findings] == [f.to_json() for f in cold.report.findings]
+    # a validation built on a previous one (the daemon's) runs it too
+    again = validate(FolderSource(repo), previous=cold, beside=seen.append)
+    assert seen == [beside.repo, again.repo]
+
+
 def test_jobs_is_one_with_other_threads_or_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.JOBS_VARIABLE, "3")
     assert parallel.jobs() == 3

@@ -592,6 +592,35 @@ def test_created_schema_matches_the_published_constraints(pg_url: str, pg_conn: 
     }
 
 
+def test_a_first_apply_leaves_the_foreign_keys_its_migrations_create(pg_url: str, pg_conn: Any) -> None:
+    """The first apply adds the foreign keys after the rows (schema.foreign_keys_checked_at_end): the
+    same keys under the same names, as the migrations alone leave them."""
+    from reconciler.targets.postgres.schema import MIGRATIONS, _migration
+
+    def keys(schema: str) -> list[tuple[str, ...]]:
+        pg_conn.execute(f"SET search_path = {schema}")
+        return sorted(
+            pg_conn.execute(
+                "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid), k.convalidated::text"
+                " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+                " WHERE k.contype = 'f' AND k.connamespace = %s::regnamespace",
+                [schema],
+            ).fetchall()
+        )
+
+    apply(pg_url, inp(TWO))
+    applied = keys("public")
+    pg_conn.execute("CREATE SCHEMA migrated")
+    pg_conn.execute("SET search_path = migrated")
+    for name in MIGRATIONS[23]:
+        pg_conn.execute(_migration(name))
+    assert applied == keys("migrated") and len(applied) == 17
+    # and they hold: a row pointing nowhere is refused
+    pg_conn.execute("SET search_path = public")
+    with pytest.raises(Exception, match="foreign key"):
+        pg_conn.execute("INSERT INTO mcp_server (version_id) VALUES ('00000000-0000-0000-0000-000000000000')")
+
+
 def test_a_pruned_source_is_kept_while_rows_of_others_depend_on_it(pg_url: str, pg_conn: Any) -> None:
     config = registry_config()
     config["sources"].append(

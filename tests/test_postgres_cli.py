@@ -156,3 +156,121 @@ def test_drift_finds_a_row_changed_behind_our_back(pg_url: str, pg_conn: Any, tm
     assert run("drift", str(repo), "--database-url", pg_url).exit_code == 0
     again = run("apply", str(repo), "--database-url", pg_url, "--format", "json")
     assert json.loads(again.stdout)["drift"] == {"registry": 0}
+
+
+class HoldSpy:
+    """Records each registry apply held beside validation, and what another session sees of the
+    database while it is held (nothing, and the advisory lock taken); the write itself is real."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+        from reconciler.targets.postgres.target import RegistryTarget
+
+        self.held: list[object] = []
+        self.seen_meanwhile: list[tuple[Any, bool]] = []
+        hold = RegistryTarget.hold
+
+        def spied(target: RegistryTarget, plan: Any, options: Any) -> Any:
+            import psycopg
+
+            from reconciler.targets.postgres.target import LOCK_KEY
+
+            held = hold(target, plan, options)
+            self.held.append(held)
+            with psycopg.connect(pg_url, autocommit=True) as other:
+                tables = other.execute("SELECT to_regclass('public.registry_entry')").fetchone()[0]
+                free = other.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]
+                self.seen_meanwhile.append((tables, free))
+            return held
+
+        monkeypatch.setattr(RegistryTarget, "hold", spied)
+
+
+def test_apply_writes_beside_validation_and_commits_once_it_passed(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    spy = HoldSpy(monkeypatch, pg_url)
+    applied = run("apply", str(tmp_path), "--database-url", pg_url)
+    assert applied.exit_code == 0, applied.output
+    assert len(spy.held) == 1 and spy.held[0] is not None
+    # written, not visible, the lock taken, while the policies were still being checked
+    assert spy.seen_meanwhile == [(None, False)]
+    assert "registry: writing to" in applied.stderr and "7 created" in applied.stdout
+    assert pg_conn.execute("SELECT count(*) FROM entry_version").fetchone()[0] == 2
+    # and the result is the one an apply after validation gives: nothing left to change
+    plan = run("plan", str(tmp_path), "--database-url", pg_url)
+    assert plan.exit_code == 0 and "no changes" in plan.output
+
+
+def test_a_held_apply_is_rolled_back_when_validation_then_fails(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    leaked = "s3cr3t-hunter2"
+    items = entries(("io.github.acme/alpha", "1.0.0"))
+    items[0][1]["server"]["packages"][0]["environmentVariables"] = [
+        {"name": "SERVICE_PASSWORD", "value": leaked}
+    ]
+    repo = write_registry_repo(tmp_path / "repo", items)
+    spy = HoldSpy(monkeypatch, pg_url)
+    result = run("apply", str(repo), "--database-url", pg_url)
+    assert result.exit_code == 2
+    assert "secret-in-repo" in result.output and "nothing was planned or applied" in result.output
+    assert "writing to" not in result.output and leaked not in result.output
+    assert len(spy.held) == 1 and spy.held[0] is not None  # it had been written
+    # rolled back: no table, no bookkeeping, no recorded run; the lock is free again
+    assert pg_conn.execute(
+        "SELECT to_regclass('public.registry_entry'), to_regclass('mcp_gitops.run')"
+    ).fetchone() == (None, None)
+    from reconciler.targets.postgres.target import LOCK_KEY
+
+    assert pg_conn.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]
+
+
+def test_a_failure_while_held_is_reported_only_for_a_repository_that_validates(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A database the registry target refuses (another release's schema): the held write fails at once.
+    pg_conn.execute(
+        "CREATE TABLE schema_migrations (version bigint, dirty boolean);"
+        " INSERT INTO schema_migrations VALUES (19, false)"
+    )
+    spy = HoldSpy(monkeypatch, pg_url)
+    good = write_registry_repo(tmp_path / "good")
+    refused = run("apply", str(good), "--database-url", pg_url)
+    assert refused.exit_code == 2 and "version 19" in refused.output
+    assert "registry: writing to" in refused.stderr  # announced as any apply's, then refused
+    items = entries(("io.github.acme/alpha", "1.0.0"))
+    items[0][1]["server"]["packages"][0]["environmentVariables"] = [
+        {"name": "SERVICE_PASSWORD", "value": "s3cr3t-hunter2"}
+    ]
+    bad = write_registry_repo(tmp_path / "bad", items)
+    invalid = run("apply", str(bad), "--database-url", pg_url)
+    assert invalid.exit_code == 2 and "secret-in-repo" in invalid.output
+    assert "version 19" not in invalid.output  # validation's verdict comes first, and alone
+    assert len(spy.held) == 0  # the refusal came from the write: nothing was held either time
+
+
+def test_apply_waits_for_another_apply_only_after_validation(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from reconciler.targets.postgres.target import LOCK_KEY
+
+    spy = HoldSpy(monkeypatch, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        result = run("apply", str(tmp_path), "--database-url", pg_url, "--lock-timeout", "0.5")
+    assert result.exit_code == 2 and "another mcp-gitops apply holds the lock" in result.output
+    assert spy.held == [None]  # not held: the apply after validation waited, and gave up
+    assert run("apply", str(tmp_path), "--database-url", pg_url).exit_code == 0
+
+
+def test_a_database_the_repository_names_is_written_only_after_validation(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    spy = HoldSpy(monkeypatch, pg_url)
+    (tmp_path / "mcp-gitops.yaml").write_text(json.dumps({"database": {"url": pg_url}}))
+    result = run("apply", str(tmp_path), "--allow-database-host", "127.0.0.1")
+    assert result.exit_code == 0, result.output
+    assert "database.url in mcp-gitops.yaml" in result.stderr
+    assert spy.held == [None]  # planned beside validation, but neither contacted nor written there

@@ -2,8 +2,13 @@
 reconcile stage (reconciler/reconcile/), then print in the chosen format and exit.
 
 Exit codes: plan 0 no changes, 1 changes; apply 0 applied (or nothing to do); drift 0 none, 1 drift;
-all 2 when validation has errors (nothing is read from or written to a target then), or when a target
-failed or its plan was refused (the other targets still ran).
+all 2 when validation has errors (nothing is written to a target then), or when a target failed or its
+plan was refused (the other targets still ran).
+
+`apply` writes the registry's transaction while the policies are still being checked, when it can
+without waiting (ReconcileStage.hold): a database the operator named, not the embedded one nor one the
+repository names, and no other apply holding the lock. It commits only once validation has no errors,
+and rolls back otherwise; every other target is contacted only after validation.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from reconciler.findings import Report
     from reconciler.pipeline import Validation
     from reconciler.reconcile import ReconcileStage, Reconciliation, TargetRun
+    from reconciler.repository import Repository
     from reconciler.rules import RuleInfo
     from reconciler.targets import TargetPlan, TargetResult
 
@@ -140,9 +146,15 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return operator_options(database=True, redis=False)(func)
 
 
-def validated(repo: str, rev: str | None, fmt: str, opts: dict[str, Any]) -> Validation:
+def validated(
+    repo: str,
+    rev: str | None,
+    fmt: str,
+    opts: dict[str, Any],
+    beside: Callable[[Repository], None] | None = None,
+) -> Validation:
     """Validation as `validate` does it, with the CRDs `--crds`/`--crds-from-cluster` name (their
-    options are taken out of `opts`)."""
+    options are taken out of `opts`); `beside` as `pipeline.validate` runs it."""
     from reconciler import pipeline
     from reconciler.findings import Severity
     from reconciler.source import open_source
@@ -157,7 +169,9 @@ def validated(repo: str, rev: str | None, fmt: str, opts: dict[str, Any]) -> Val
             crds = crd_choice(
                 opts.pop("crds"), opts.pop("crds_from_cluster"), opts.get("kubeconfig"), opts.get("context")
             )
-            result = pipeline.validate(source, crds=crds, server_version=opts.pop("server_version"))
+            result = pipeline.validate(
+                source, crds=crds, server_version=opts.pop("server_version"), beside=beside
+            )
         if result.report.fails(Severity("error")):
             shown = "text" if fmt == "json" else fmt
             _render_findings(result.report, result.rules, shown, repo, err=fmt == "text")
@@ -172,7 +186,7 @@ def validated(repo: str, rev: str | None, fmt: str, opts: dict[str, Any]) -> Val
     return result
 
 
-def make_stage(validation: Validation, opts: dict[str, Any], *, read_live: bool) -> ReconcileStage:
+def make_stage(opts: dict[str, Any], *, read_live: bool) -> ReconcileStage:
     from reconciler.reconcile import ReconcileStage, TargetOptions
     from reconciler.targets.cluster.options import ClusterOptions
     from reconciler.targets.postgres.options import RegistryOptions
@@ -255,7 +269,7 @@ def planned_against_live(
     """Validate, then plan every selected target against its live state (what `plan` and `drift` show)."""
     install_trust(opts, repo)
     validation = validated(repo, rev, fmt, opts)
-    stage = make_stage(validation, opts, read_live=True)
+    stage = make_stage(opts, read_live=True)
     try:
         return validation, stage.plan(validation.repo)
     finally:
@@ -319,15 +333,18 @@ def apply(repo: str, rev: str | None, fmt: str, stop_embedded: bool, **opts: Any
         stopped = embedded.stop(state_dir)
         click.echo(f"embedded PostgreSQL in {state_dir}: {'stopped' if stopped else 'not running'}")
         finish(EXIT_OK)
-    validation = validated(repo, rev, fmt, opts)
     # The registry compares again under its lock anyway: one read of the live state, not two.
-    stage = make_stage(validation, opts, read_live=False)
+    stage = make_stage(opts, read_live=False)
 
     def announce(run: TargetRun) -> None:
         assert run.plan is not None
         click.echo(scrub(f"{run.name}: writing to {run.plan.destination}"), err=True)
 
     try:
+        # The registry's transaction is written while the policies are checked, and committed only
+        # once the report has no errors (otherwise `close` rolls it back): its write overlaps
+        # validation instead of following it.
+        validation = validated(repo, rev, fmt, opts, beside=stage.hold)
         reconciliation = stage.apply(stage.plan(validation.repo), before=announce)
     finally:
         stage.close()

@@ -7,7 +7,7 @@ to CEL values on every change of the context).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -106,7 +106,7 @@ class _Evaluator:
             return None
         return {kind: [d.data for d in _documents_of(self.repo, kind)] for kind in sorted(kinds)}
 
-    def run(self) -> list[Finding]:
+    def run(self, beside: Callable[[], None] | None) -> list[Finding]:
         plans = {}
         work: list[tuple[str, Document]] = []
         for kind in KINDS:
@@ -124,7 +124,7 @@ class _Evaluator:
             findings_in,
             jobs,
         )
-        return [finding for found in shared.finish() for finding in found]
+        return [finding for found in shared.finish(beside) for finding in found]
 
     def plan_kind(self, policies: list[CompiledPolicy]) -> _KindPlan:
         """What every chunk of one kind's documents binds, worked out once per run."""
@@ -300,8 +300,17 @@ def unjudged(repo: Repository, policies: PolicySet, inputs: Inputs) -> list[str]
     )
 
 
-def evaluate(repo: Repository, policies: PolicySet, inputs: Inputs | None = None) -> list[Finding]:
+def evaluate(
+    repo: Repository,
+    policies: PolicySet,
+    inputs: Inputs | None = None,
+    beside: Callable[[], None] | None = None,
+) -> list[Finding]:
+    """Every policy over every document it applies to. `beside` is other work of the caller's, run
+    once while forked workers evaluate (pipeline.validate's `beside`)."""
     inputs = inputs or Inputs()
     if not any(_judgeable(p, inputs) for p in policies.policies):
+        if beside is not None:
+            beside()
         return []  # nothing to run: the indexes over every entry are not built either
-    return _Evaluator(repo, policies, inputs).run()
+    return _Evaluator(repo, policies, inputs).run(beside)

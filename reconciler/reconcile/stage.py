@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from reconciler.extras import MissingExtraError
 from reconciler.findings import Finding, Report, Severity
 from reconciler.reconcile.options import DEFAULT_TARGETS, TargetOptions, selected_targets
 from reconciler.reconcile.rules import TARGET_FAILED
@@ -23,6 +24,9 @@ from reconciler.secrets import scrub
 from reconciler.settings import SETTINGS_FILE
 from reconciler.targets import (
     PARTIAL_APPLY_RULES,
+    TRANSACTIONAL_TARGETS,
+    HeldApply,
+    HoldingTarget,
     Hook,
     Target,
     TargetError,
@@ -61,6 +65,8 @@ class TargetRun:
     result: TargetResult | None = None
     error: TargetError | None = None
     findings: list[Finding] = field(default_factory=list)
+    # its apply, written beside validation and not committed yet (ReconcileStage.hold)
+    held: HeldApply | None = None
 
     @property
     def blocked(self) -> bool:
@@ -185,6 +191,10 @@ class ReconcileStage:
         self.selected = list(requested) or list(DEFAULT_TARGETS)
         # name -> target, loaded on first use (given ones, e.g. a test's, are used as they are)
         self._targets: dict[str, Target[Any]] = dict(targets or {})
+        # runs planned, and their apply held, beside validation (`hold`), for the next `plan` to take
+        self._early: dict[str, TargetRun] = {}
+        # every held apply, so that `close` rolls back those never committed
+        self._held: list[HeldApply] = []
 
     def _target(self, name: str) -> Target[Any]:
         if name not in self._targets:
@@ -192,22 +202,54 @@ class ReconcileStage:
         return self._targets[name]
 
     def plan(self, repo: Repository) -> Reconciliation:
-        """Plan every selected target (read-only); one that fails is recorded and the others go on."""
-        settings_path = repo.settings_document.path if repo.settings_document else SETTINGS_FILE
+        """Plan every selected target (read-only); one that fails is recorded and the others go on.
+        A target planned by `hold` for this repository is taken as it was planned there."""
+        settings_path = _settings_path(repo)
         outcome = Reconciliation(settings_path=settings_path)
         self.selected = selected_targets(repo.settings, self.requested)
         for name in self.selected:
-            run = TargetRun(name)
-            target = self._target(name)
-            try:
-                options = self.options.of(name)
-                run.plan = self.attempt(f"plan-{name}", partial(target.plan, repo, options))
-                run.findings = run.plan.findings()
-            except TargetError as exc:
-                run.error = exc
-                run.findings = _failures(name, exc, settings_path)
-            outcome.runs.append(run)
+            early = self._early.pop(name, None)
+            outcome.runs.append(early if early is not None else self._planned(name, repo, settings_path))
+        self._early.clear()
         return outcome
+
+    def _planned(self, name: str, repo: Repository, settings_path: str) -> TargetRun:
+        run = TargetRun(name)
+        target = self._target(name)
+        try:
+            options = self.options.of(name)
+            run.plan = self.attempt(f"plan-{name}", partial(target.plan, repo, options))
+            run.findings = run.plan.findings()
+        except TargetError as exc:
+            run.error = exc
+            run.findings = _failures(name, exc, settings_path)
+        return run
+
+    def hold(self, repo: Repository) -> None:
+        """Beside validation (`pipeline.validate(beside=)`): plan each selected target whose apply is one
+        transaction and write that apply without committing it. The next `plan` takes these runs and
+        `apply` commits them, so a repository that validates is applied as it would be after
+        validation, only sooner; `close` rolls back what was never committed (validation had errors).
+        Nothing else is planned or contacted here."""
+        settings_path = _settings_path(repo)
+        for name in selected_targets(repo.settings, self.requested):
+            if name not in TRANSACTIONAL_TARGETS:
+                continue
+            try:
+                target = self._target(name)
+            except MissingExtraError:
+                continue  # `plan` says so, once the validation is reported
+            if not isinstance(target, HoldingTarget):
+                continue
+            run = self._planned(name, repo, settings_path)
+            if run.plan is not None and run.outcome == PLANNED:
+                try:
+                    run.held = target.hold(run.plan, self.options.of(name))
+                except TargetError as exc:
+                    run.held = _Refused(exc)
+                if run.held is not None:
+                    self._held.append(run.held)
+            self._early[name] = run
 
     def apply(
         self,
@@ -223,10 +265,15 @@ class ReconcileStage:
             if before is not None:
                 before(run)
             target, plan = self._target(run.name), run.plan
+            held, run.held = run.held, None
             try:
-                run.result = self.attempt(
-                    f"apply-{run.name}", partial(target.apply, plan, self.options.of(run.name), hook)
-                )
+                if held is not None:
+                    # written already: committed once, never retried (the transaction is gone after)
+                    run.result = held.commit()
+                else:
+                    run.result = self.attempt(
+                        f"apply-{run.name}", partial(target.apply, plan, self.options.of(run.name), hook)
+                    )
             except TargetError as exc:
                 run.error = exc
                 run.result = exc.partial
@@ -240,9 +287,32 @@ class ReconcileStage:
         return {name: self._target(name).probe(self.options.of(name)) for name in self.selected}
 
     def close(self) -> None:
+        """Roll back every held apply not committed, and close the targets."""
+        held, self._held = self._held, []
+        self._early.clear()
+        for apply in held:
+            apply.discard()
         for target in self._targets.values():
             target.close()
         self._targets.clear()
+
+
+@dataclass
+class _Refused:
+    """A held apply that failed while it was written: committing it raises that failure."""
+
+    error: TargetError
+
+    def commit(self) -> TargetResult:
+        raise self.error
+
+    def discard(self) -> None:
+        pass
+
+
+def _settings_path(repo: Repository) -> str:
+    """Where findings without a more precise place point: the repository's settings file."""
+    return repo.settings_document.path if repo.settings_document else SETTINGS_FILE
 
 
 def _failures(name: str, exc: TargetError, settings_path: str) -> list[Finding]:

@@ -23,6 +23,9 @@ TARGETS: dict[str, str] = {
     "registry": "reconciler.targets.postgres:RegistryTarget",
     "cluster": "reconciler.targets.cluster:ClusterTarget",
 }
+# The targets whose apply is one transaction (HoldingTarget): known before any is loaded, so that the
+# reconcile stage never loads another one early.
+TRANSACTIONAL_TARGETS = frozenset({"registry"})
 
 # Rule ID of every difference between a target and the repository (TargetPlan.differences).
 DRIFT_RULE = "drift"
@@ -150,6 +153,29 @@ class Target(Protocol[OptionsT]):
         ...
 
     def close(self) -> None: ...
+
+
+class HeldApply(Protocol):
+    """An apply written in a transaction not yet committed: none of it is visible until `commit`."""
+
+    def commit(self) -> TargetResult:
+        """Make it visible; raises TargetError as `Target.apply` does."""
+        ...
+
+    def discard(self) -> None:
+        """Roll it back (nothing was written); after `commit`, nothing to do."""
+        ...
+
+
+@runtime_checkable
+class HoldingTarget(Target[OptionsT], Protocol[OptionsT]):
+    """A target whose apply is one transaction, which it can write before knowing whether to commit
+    it: `apply` can then run beside validation (reconcile stage's `hold`)."""
+
+    def hold(self, plan: TargetPlan, options: OptionsT) -> HeldApply | None:
+        """`apply` short of committing; None when it cannot be held now (the stage applies the plan
+        later). Raises TargetError as `apply` does."""
+        ...
 
 
 def target_names() -> list[str]:

@@ -68,6 +68,8 @@ class DatabaseTarget:
     origin: str
     password: Secret | None = None
     state_dir: Path | None = None
+    # the repository's settings or registry config chose it (among the destinations the operator allows)
+    named_by_repository: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -258,6 +260,7 @@ def resolve_target(
         return f"{found}: {fallback}" if found else fallback
 
     conninfo: str | None
+    named_by_repository = False
     if database_url:
         origin = "--database-url"
         conninfo = _check_no_password(database_url, origin)
@@ -271,13 +274,16 @@ def resolve_target(
         origin = where(SETTINGS_URL, "database.url in mcp-gitops.yaml")
         conninfo = _check_no_password(settings_url, origin)
         _check_repository_destination(conninfo, origin, trust)
+        named_by_repository = True
     elif getattr(db_settings, "fromRegistryConfig", False):
         origin = where(CONFIG_HOST, "the registry config's database block")
         conninfo = _from_registry_config(registry_config)
         _check_repository_destination(conninfo, origin, trust)
+        named_by_repository = True
     else:
         return DatabaseTarget(None, "embedded", None, state_dir or default_state_dir(env))
-    return DatabaseTarget(conninfo, origin, resolve_password(password_file, env, repo_root))
+    password = resolve_password(password_file, env, repo_root)
+    return DatabaseTarget(conninfo, origin, password, named_by_repository=named_by_repository)
 
 
 def locator(settings_document: Any, config_document: Any) -> Locator:

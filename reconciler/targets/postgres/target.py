@@ -328,9 +328,26 @@ class RegistryTarget:
         )
 
     def apply(self, plan: TargetPlan, options: RegistryOptions, hook: Hook | None = None) -> RegistryResult:
+        held = self._write(plan, options, hook, wait=True)
+        assert held is not None  # it waits for the lock
+        return held.commit()
+
+    def hold(self, plan: TargetPlan, options: RegistryOptions) -> HeldRegistryApply | None:
+        """The apply written beside validation, uncommitted; None (apply after validation) when the
+        database is the embedded one (not started for a repository that may not validate), or one the
+        repository names (contacted only for a repository that validated), or when another apply holds
+        the lock (waited for only once the write is known to be wanted)."""
+        assert isinstance(plan, RegistryPlan)
+        if plan.db_target.embedded or plan.db_target.named_by_repository:
+            return None
+        return self._write(plan, options, None, wait=False)
+
+    def _write(
+        self, plan: TargetPlan, options: RegistryOptions, hook: Hook | None, *, wait: bool
+    ) -> HeldRegistryApply | None:
         assert isinstance(plan, RegistryPlan)
         with _located(plan.config_path):
-            result = apply_desired(
+            return write_desired(
                 plan.db_target,
                 plan.desired,
                 plan.options,
@@ -338,18 +355,8 @@ class RegistryTarget:
                 hook,
                 options.statement_timeout,
                 plan.owner,
+                wait=wait,
             )
-            if result.conflicts:
-                # what this repository owns was applied; what it declares and does not own is reported
-                # where it declares it
-                raise OwnerConflictError(
-                    "; ".join(c.message for c in result.conflicts),
-                    reason="OwnerConflict",
-                    partial=result,
-                    locations=sorted({(c.path, 1) for c in result.conflicts if c.path}),
-                    rule=REGISTRY_OWNER_CONFLICT_RULE,
-                )
-            return result
 
     def probe(self, options: RegistryOptions) -> str | None:
         """Connects to the database the options name (the repository's settings may name another one:
@@ -420,23 +427,47 @@ def apply_desired(
     """Apply in one transaction under the advisory lock. The diff is computed again once the lock is
     held, so a plan made before another apply finished is never applied stale. Every wait is bounded:
     the advisory lock and then any row or table lock by `lock_timeout`, each statement by
-    `statement_timeout`; giving up rolls back, which releases the advisory lock too."""
+    `statement_timeout`; giving up rolls back, which releases the advisory lock too. Rows another
+    repository owns are left out and raised, after the commit, as OwnerConflictError."""
+    held = write_desired(db_target, desired, popts, lock_timeout, hook, statement_timeout, owner)
+    assert held is not None  # it waits for the lock
+    return held.commit()
+
+
+def write_desired(
+    db_target: DatabaseTarget,
+    desired: DesiredState,
+    popts: planner.PlanOptions,
+    lock_timeout: float = 30.0,
+    hook: Hook | None = None,
+    statement_timeout: float = 300.0,
+    owner: str | None = None,
+    wait: bool = True,
+) -> HeldRegistryApply | None:
+    """`apply_desired` short of its commit: the transaction stays open, holding the advisory lock, until
+    the result's `commit` or `discard`. `wait=False`: None at once when another apply holds the lock."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     where = db_target.describe()
     conn = connect(db_target)
+    transaction = _Transaction(conn, db_target, popts.revision, started, t0, lock_timeout)
     try:
-        try:
+        with transaction.failures():
             set_timeouts(conn, lock_timeout, statement_timeout)
-            try:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            except psycopg.errors.LockNotAvailable:
-                raise ApplyError(
-                    f"another mcp-gitops apply holds the lock on {where}; gave up after {lock_timeout:g} s "
-                    f"(nothing was written; retry, or raise --lock-timeout)",
-                    retryable=True,
-                    reason="LockTimeout",
-                ) from None
+            if not wait:
+                if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY]).fetchone()[0]:
+                    transaction.discard()
+                    return None
+            else:
+                try:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+                except psycopg.errors.LockNotAvailable:
+                    raise ApplyError(
+                        f"another mcp-gitops apply holds the lock on {where}; gave up after "
+                        f"{lock_timeout:g} s (nothing was written; retry, or raise --lock-timeout)",
+                        retryable=True,
+                        reason="LockTimeout",
+                    ) from None
             info = schema.inspect(conn, desired.server)
             live = live_state.load(
                 conn,
@@ -452,15 +483,19 @@ def apply_desired(
             has_changes = bool(diff.registry_changes)
             if not has_changes and not diff.bookkeeping.pending:
                 # Same revision, nothing to do: write nothing at all.
-                conn.rollback()
-                return RegistryResult("registry", where, popts.revision, counts, _ms(t0), [], diff.conflicts)
+                transaction.discard()
+                unchanged = RegistryResult(
+                    "registry", where, popts.revision, counts, _ms(t0), [], diff.conflicts
+                )
+                return HeldRegistryApply(unchanged, None)
             if info.kind is schema.SchemaKind.EMPTY:
                 schema.create_registry_schema(conn, info.version)
             else:
                 schema.ensure_bookkeeping(conn)
             if hook:
                 hook("schema")
-            Writer(conn, diff, popts.revision, hook, live_state.owner_key(owner)).write()
+            with schema.foreign_keys_checked_at_end(conn, info.kind is schema.SchemaKind.EMPTY):
+                Writer(conn, diff, popts.revision, hook, live_state.owner_key(owner)).write()
             _record_state(conn, desired, popts.revision, info.version, owner)
             _record_run(
                 conn,
@@ -471,41 +506,103 @@ def apply_desired(
                 counts,
                 None,
             )
-            conn.commit()
-        except ApplyError:
-            conn.rollback()
-            raise
+    except BaseException:
+        transaction.discard()
+        raise
+    result = RegistryResult(
+        "registry", where, popts.revision, counts, _ms(t0), diff.registry_changes, diff.conflicts
+    )
+    return HeldRegistryApply(result, transaction)
+
+
+class _Transaction:
+    """The open transaction of one apply, and what a database error in it becomes."""
+
+    def __init__(
+        self,
+        conn: Any,
+        db_target: DatabaseTarget,
+        revision: str | None,
+        started: datetime,
+        t0: float,
+        lock_timeout: float,
+    ) -> None:
+        self.conn, self.db_target, self.revision = conn, db_target, revision
+        self.started, self.t0, self.lock_timeout = started, t0, lock_timeout
+
+    @contextmanager
+    def failures(self) -> Iterator[None]:
+        """A psycopg error as an ApplyError saying the transaction was rolled back (and recorded as a
+        failed run, on a connection of its own); a TargetError as it is."""
+        try:
+            yield
         except TargetError:
-            conn.rollback()
             raise
         except psycopg.Error as exc:
-            _rollback_quietly(conn)
-            failure = database_error(f"apply to {where}", db_target, exc)
+            _rollback_quietly(self.conn)
+            where = self.db_target.describe()
+            failure = database_error(f"apply to {where}", self.db_target, exc)
             if isinstance(exc, psycopg.errors.LockNotAvailable):
                 detail = (
                     f"apply to {where}: a row or table lock another session holds was not released "
-                    f"within {lock_timeout:g} s; the transaction was rolled back and the advisory lock "
+                    f"within {self.lock_timeout:g} s; the transaction was rolled back and the advisory lock "
                     "released"
                 )
-            elif isinstance(exc, psycopg.OperationalError) or conn.closed:
+            elif isinstance(exc, psycopg.OperationalError) or self.conn.closed:
                 detail = (
                     f"the connection to {where} was lost during apply ({failure}); "
                     "the transaction was rolled back"
                 )
             else:
                 detail = f"{failure}; the transaction was rolled back"
-            _record_failure(db_target, popts.revision, started, _ms(t0), detail)
+            _record_failure(self.db_target, self.revision, self.started, _ms(self.t0), detail)
             raise ApplyError(
                 detail + ", nothing was written", retryable=failure.retryable, reason=failure.reason
             ) from None
-        except BaseException:
-            _rollback_quietly(conn)
-            raise
-    finally:
-        conn.close()
-    return RegistryResult(
-        "registry", where, popts.revision, counts, _ms(t0), diff.registry_changes, diff.conflicts
-    )
+
+    def commit(self) -> None:
+        try:
+            with self.failures():
+                self.conn.commit()
+        finally:
+            self.conn.close()
+
+    def discard(self) -> None:
+        _rollback_quietly(self.conn)
+        self.conn.close()
+
+
+@dataclass
+class HeldRegistryApply:
+    """A registry apply written and not committed (`write_desired`); `transaction` None: nothing to
+    commit (no changes)."""
+
+    result: RegistryResult
+    transaction: _Transaction | None
+
+    def commit(self) -> RegistryResult:
+        """Commit; rows this repository declares and another one owns were left out, and are raised
+        now as OwnerConflictError carrying the result."""
+        if self.transaction is not None:
+            transaction, self.transaction = self.transaction, None
+            transaction.commit()
+        result = self.result
+        if result.conflicts:
+            # what this repository owns was applied; what it declares and does not own is reported
+            # where it declares it
+            raise OwnerConflictError(
+                "; ".join(c.message for c in result.conflicts),
+                reason="OwnerConflict",
+                partial=result,
+                locations=sorted({(c.path, 1) for c in result.conflicts if c.path}),
+                rule=REGISTRY_OWNER_CONFLICT_RULE,
+            )
+        return result
+
+    def discard(self) -> None:
+        if self.transaction is not None:
+            transaction, self.transaction = self.transaction, None
+            transaction.discard()
 
 
 def _ms(t0: float) -> int:
