@@ -476,10 +476,10 @@ def test_foreign_schema_state_is_refused(pg_url: str, pg_conn: Any, setup: str, 
     from reconciler.targets.postgres.connection import resolve_target
     from reconciler.targets.postgres.desired import build_desired
     from reconciler.targets.postgres.planner import PlanOptions
-    from reconciler.targets.postgres.target import apply_desired
+    from reconciler.targets.postgres.target import write_desired
 
     with pytest.raises(SchemaStateError):
-        apply_desired(
+        write_desired(
             resolve_target(database_url=pg_url, env={}), build_desired(registry_config(), TWO), PlanOptions()
         )
     assert pg_conn.execute("SELECT to_regclass('mcp_gitops.meta')").fetchone()[0] is None
@@ -514,10 +514,10 @@ def test_a_second_managed_source_in_the_database_is_refused(pg_url: str, pg_conn
     from reconciler.targets.postgres.connection import resolve_target
     from reconciler.targets.postgres.desired import build_desired
     from reconciler.targets.postgres.planner import PlanOptions
-    from reconciler.targets.postgres.target import apply_desired
+    from reconciler.targets.postgres.target import write_desired
 
     with pytest.raises(LiveStateError, match="api-made"):
-        apply_desired(
+        write_desired(
             resolve_target(database_url=pg_url, env={}), build_desired(registry_config(), TWO), PlanOptions()
         )
     assert snapshot(pg_conn) == before

@@ -274,3 +274,28 @@ def test_a_database_the_repository_names_is_written_only_after_validation(
     assert result.exit_code == 0, result.output
     assert "database.url in mcp-gitops.yaml" in result.stderr
     assert spy.held == [None]  # planned beside validation, but neither contacted nor written there
+
+
+def test_a_database_error_while_held_is_recorded_only_for_a_repository_that_validates(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import psycopg
+
+    repo = write_registry_repo(tmp_path / "repo")
+    assert run("apply", str(repo), "--database-url", pg_url).exit_code == 0
+    runs = "SELECT outcome FROM mcp_gitops.run ORDER BY id"
+    assert [r[0] for r in pg_conn.execute(runs).fetchall()] == ["applied"]
+    spy = HoldSpy(monkeypatch, pg_url)
+    items = entries(("io.github.acme/alpha", "1.2.0"))
+    items[0][1]["server"]["packages"][0]["environmentVariables"] = [
+        {"name": "SERVICE_PASSWORD", "value": "s3cr3t-hunter2"}
+    ]
+    write_registry_repo(repo, items)
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("LOCK TABLE registry_entry IN ACCESS EXCLUSIVE MODE")  # the held write times out
+        invalid = run("apply", str(repo), "--database-url", pg_url, "--lock-timeout", "0.5")
+        holder.rollback()
+    assert invalid.exit_code == 2 and "secret-in-repo" in invalid.output
+    assert "lock" not in invalid.output
+    assert spy.held == [None]
+    assert [r[0] for r in pg_conn.execute(runs).fetchall()] == ["applied"]  # no failed run recorded

@@ -328,6 +328,8 @@ class RegistryTarget:
         )
 
     def apply(self, plan: TargetPlan, options: RegistryOptions, hook: Hook | None = None) -> RegistryResult:
+        """Write and commit (`write_desired`); rows another repository owns are left out and raised,
+        after the commit, as OwnerConflictError carrying the result."""
         held = self._write(plan, options, hook, wait=True)
         assert held is not None  # it waits for the lock
         return held.commit()
@@ -335,8 +337,9 @@ class RegistryTarget:
     def hold(self, plan: TargetPlan, options: RegistryOptions) -> HeldRegistryApply | None:
         """The apply written beside validation, uncommitted; None (apply after validation) when the
         database is the embedded one (not started for a repository that may not validate), or one the
-        repository names (contacted only for a repository that validated), or when another apply holds
-        the lock (waited for only once the write is known to be wanted)."""
+        repository names (contacted only for a repository that validated), when another apply holds
+        the lock (waited for only once the write is known to be wanted), or after a database error
+        (met again, reported and recorded by the apply after validation)."""
         assert isinstance(plan, RegistryPlan)
         if plan.db_target.embedded or plan.db_target.named_by_repository:
             return None
@@ -415,25 +418,6 @@ def database_error(doing: str, db_target: DatabaseTarget, exc: psycopg.Error) ->
     return TargetError(f"{doing} failed: {message}")
 
 
-def apply_desired(
-    db_target: DatabaseTarget,
-    desired: DesiredState,
-    popts: planner.PlanOptions,
-    lock_timeout: float = 30.0,
-    hook: Hook | None = None,
-    statement_timeout: float = 300.0,
-    owner: str | None = None,
-) -> RegistryResult:
-    """Apply in one transaction under the advisory lock. The diff is computed again once the lock is
-    held, so a plan made before another apply finished is never applied stale. Every wait is bounded:
-    the advisory lock and then any row or table lock by `lock_timeout`, each statement by
-    `statement_timeout`; giving up rolls back, which releases the advisory lock too. Rows another
-    repository owns are left out and raised, after the commit, as OwnerConflictError."""
-    held = write_desired(db_target, desired, popts, lock_timeout, hook, statement_timeout, owner)
-    assert held is not None  # it waits for the lock
-    return held.commit()
-
-
 def write_desired(
     db_target: DatabaseTarget,
     desired: DesiredState,
@@ -444,13 +428,18 @@ def write_desired(
     owner: str | None = None,
     wait: bool = True,
 ) -> HeldRegistryApply | None:
-    """`apply_desired` short of its commit: the transaction stays open, holding the advisory lock, until
-    the result's `commit` or `discard`. `wait=False`: None at once when another apply holds the lock."""
+    """The apply, in one transaction under the advisory lock, short of its commit: the transaction
+    stays open, holding the lock, until the result's `commit` or `discard`. The diff is computed again
+    once the lock is held, so a plan made before another apply finished is never applied stale. Every
+    wait is bounded: the advisory lock and then any row or table lock by `lock_timeout`, each statement
+    by `statement_timeout`; giving up rolls back, which releases the advisory lock too. `wait=False`
+    (beside validation): None at once when another apply holds the lock, and None after a database
+    error (the apply after validation reports it)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     where = db_target.describe()
     conn = connect(db_target)
-    transaction = _Transaction(conn, db_target, popts.revision, started, t0, lock_timeout)
+    transaction = _Transaction(conn, db_target, popts.revision, started, t0, lock_timeout, holding=not wait)
     try:
         with transaction.failures():
             set_timeouts(conn, lock_timeout, statement_timeout)
@@ -506,6 +495,9 @@ def write_desired(
                 counts,
                 None,
             )
+    except _NotHeld:
+        transaction.discard()
+        return None
     except BaseException:
         transaction.discard()
         raise
@@ -513,6 +505,10 @@ def write_desired(
         "registry", where, popts.revision, counts, _ms(t0), diff.registry_changes, diff.conflicts
     )
     return HeldRegistryApply(result, transaction)
+
+
+class _NotHeld(Exception):
+    """A database error while an apply was written beside validation (`write_desired(wait=False)`)."""
 
 
 class _Transaction:
@@ -526,20 +522,25 @@ class _Transaction:
         started: datetime,
         t0: float,
         lock_timeout: float,
+        holding: bool,
     ) -> None:
         self.conn, self.db_target, self.revision = conn, db_target, revision
         self.started, self.t0, self.lock_timeout = started, t0, lock_timeout
+        # written beside validation: nothing may be written to the database (not even a failed run)
+        # before the repository is known to validate
+        self.holding = holding
 
     @contextmanager
     def failures(self) -> Iterator[None]:
         """A psycopg error as an ApplyError saying the transaction was rolled back (and recorded as a
-        failed run, on a connection of its own); a TargetError as it is."""
+        failed run, on a connection of its own). While holding, `_NotHeld` instead: the apply after
+        validation meets the error again, and reports and records it, for a repository that validates."""
         try:
             yield
-        except TargetError:
-            raise
         except psycopg.Error as exc:
             _rollback_quietly(self.conn)
+            if self.holding:
+                raise _NotHeld from None
             where = self.db_target.describe()
             failure = database_error(f"apply to {where}", self.db_target, exc)
             if isinstance(exc, psycopg.errors.LockNotAvailable):
@@ -561,6 +562,7 @@ class _Transaction:
             ) from None
 
     def commit(self) -> None:
+        self.holding = False  # the apply is wanted now: a failure to commit is reported
         try:
             with self.failures():
                 self.conn.commit()
