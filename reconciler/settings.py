@@ -10,11 +10,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.registry_server import NEWEST_VERSION, ServerCapabilities, parse_version
+from reconciler.source import DEFAULT_MAX_FILE_BYTES
 
 SETTINGS_FILE = "mcp-gitops.yaml"
 # `password=...` in a libpq keyword/value string.
 _KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*\S", re.IGNORECASE)
-DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 
 def url_has_password(url: str) -> bool:

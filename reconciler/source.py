@@ -11,10 +11,14 @@ import os
 import posixpath
 import stat
 import subprocess
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from typing import IO
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+# The largest file read unless mcp-gitops.yaml says otherwise (`maxFileBytes`).
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 
 class SourceError(Exception):
@@ -212,9 +216,11 @@ class GitSource(Source):
 
     The tree is listed with one `git ls-tree` and blobs are read in one `git cat-file --batch` stream:
     reading object by object costs milliseconds each, a minute on a 10,000-entry repository.
+    `read_ahead`: the whole revision is about to be read, so that stream starts at once, in the
+    background (into an unnamed temporary file), while the caller goes on; the first read takes it.
     """
 
-    def __init__(self, path: str | os.PathLike[str], rev: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], rev: str, read_ahead: bool = False) -> None:
         folder = os.path.realpath(path)
         if not os.path.isdir(folder):
             raise SourceError(f"{path}: not a folder")
@@ -259,6 +265,45 @@ class GitSource(Source):
         # Whether reading was narrowed to a known set of files (`prefetch`): then a file outside it is
         # fetched alone instead of the whole tree.
         self._narrowed = False
+        self._ahead: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
+        if read_ahead:
+            self._ahead = self._start_reading(self._documents(DEFAULT_MAX_FILE_BYTES))
+
+    def _documents(self, max_bytes: int) -> list[str]:
+        """The object ids of every document (and symbolic link) of at most `max_bytes`."""
+        return [
+            o
+            for p, (m, o, n) in self._blobs.items()
+            if n <= max_bytes and (_is_document(p) or m == _SYMLINK_MODE)
+        ]
+
+    def _start_reading(self, oids: list[str]) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+        """`git cat-file --batch` of `oids`, running: it reads them from one unnamed file and writes
+        to another (a pipe would stall it until read), which `_take_read_ahead` reads back."""
+        out = tempfile.TemporaryFile()  # noqa: SIM115  # handed to _take_read_ahead, which closes it
+        with tempfile.TemporaryFile() as ids:
+            ids.write("\n".join(sorted(set(oids))).encode() + b"\n")
+            ids.seek(0)
+            reading = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self._top,
+                stdin=ids,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
+        return reading, out
+
+    def _take_read_ahead(self) -> None:
+        """The blobs read in the background, once; a run that failed leaves them to the reads that
+        follow, which say why."""
+        if self._ahead is None:
+            return
+        reading, out = self._ahead
+        self._ahead = None
+        with out:
+            if reading.wait() == 0:
+                out.seek(0)
+                self._parse_batch(out.read())
 
     def exists(self, path: str) -> bool:
         path = path.strip("/")
@@ -280,10 +325,14 @@ class GitSource(Source):
 
     def _fetch(self, oids: list[str]) -> None:
         """Read many blobs in one `git cat-file --batch` run."""
+        self._take_read_ahead()
         wanted = sorted(set(oids) - self._contents.keys())
         if not wanted:
             return
-        out = _git(self._top, "cat-file", "--batch", stdin="\n".join(wanted).encode() + b"\n")
+        self._parse_batch(_git(self._top, "cat-file", "--batch", stdin="\n".join(wanted).encode() + b"\n"))
+
+    def _parse_batch(self, out: bytes) -> None:
+        """Keep each blob of a `git cat-file --batch` output."""
         position = 0
         while position < len(out):
             header_end = out.index(b"\n", position)
@@ -304,12 +353,7 @@ class GitSource(Source):
             self._fetch([oid])
         elif oid not in self._contents:
             # First read: fetch every document of the tree that fits the limit, in one stream.
-            batch = [
-                o
-                for p, (m, o, n) in self._blobs.items()
-                if n <= max_bytes and (_is_document(p) or m == _SYMLINK_MODE)
-            ]
-            self._fetch([*batch, oid])
+            self._fetch([*self._documents(max_bytes), oid])
         if oid not in self._contents:
             raise SourceProblem("file-unreadable", f"Git object {oid} is missing")
         return self._contents[oid]
@@ -339,8 +383,8 @@ class GitSource(Source):
         return self._blob(path, max_bytes)
 
 
-def open_source(path: str | os.PathLike[str], rev: str | None = None) -> Source:
-    """A folder, or the folder as it is at Git revision `rev`."""
+def open_source(path: str | os.PathLike[str], rev: str | None = None, read_ahead: bool = False) -> Source:
+    """A folder, or the folder as it is at Git revision `rev` (`read_ahead`: GitSource's)."""
     if rev is None:
         return FolderSource(path)
-    return GitSource(path, rev)
+    return GitSource(path, rev, read_ahead)

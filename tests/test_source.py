@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,38 @@ def test_a_missing_git_object_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     with pytest.raises(SourceProblem) as problem:
         source.read("b.yaml", 1000)
     assert problem.value.rule == "file-unreadable"
+
+
+def _history(root: Path) -> None:
+    git(root, "init", "-q")
+    (root / "entries").mkdir()
+    for i in range(30):
+        (root / "entries" / f"e{i}.yaml").write_text(f"n: {i}\n")
+    (root / "big.yaml").write_text("x: " + "y" * 2000 + "\n")
+    os.symlink("entries/e1.yaml", root / "link.yaml")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "c")
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_reading_ahead_reads_what_reading_on_demand_reads(tmp_path: Path, stopped: bool) -> None:
+    _history(tmp_path)
+    ahead = GitSource(tmp_path, "HEAD", read_ahead=True)
+    if stopped:  # the background run failed: the reads fetch on demand, as without it
+        assert ahead._ahead is not None
+        reading, out = ahead._ahead
+        reading.wait()
+        out.close()
+        ahead._ahead = (subprocess.Popen(["false"]), tempfile.TemporaryFile())  # noqa: SIM115  # closed by the source
+    plain = GitSource(tmp_path, "HEAD")
+    paths = sorted(ahead.walk("."))
+    assert paths == sorted(plain.walk(".")) and len(paths) == 32
+    assert [ahead.read(p, 1000) if p != "big.yaml" else b"" for p in paths] == [
+        plain.read(p, 1000) if p != "big.yaml" else b"" for p in paths
+    ]
+    assert ahead._ahead is None  # taken by the first read
+    for source in (ahead, plain):
+        with pytest.raises(SourceProblem) as problem:
+            source.read("big.yaml", 1000)  # the limit holds whatever was read ahead
+        assert problem.value.rule == "file-too-large"
+        assert source.read("big.yaml", 10_000).startswith(b"x: yyy")

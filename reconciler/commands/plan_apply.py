@@ -155,9 +155,13 @@ def validated(
 ) -> Validation:
     """Validation as `validate` does it, with the CRDs `--crds`/`--crds-from-cluster` name (their
     options are taken out of `opts`); `beside` as `pipeline.validate` runs it."""
+    from reconciler.source import open_source
+
+    # Opened first: git reads the revision's blobs in the background while the pipeline is imported.
+    with tool_errors():
+        source = open_source(repo, rev, read_ahead=True)
     from reconciler import pipeline
     from reconciler.findings import Severity
-    from reconciler.source import open_source
 
     # The collector stays off until the parsed repository is frozen below: back on first, its next young
     # collection would walk every object the validation made (0.3 s at 10,000 entries).
@@ -165,7 +169,6 @@ def validated(
     gc.disable()
     try:
         with tool_errors():
-            source = open_source(repo, rev)
             crds = crd_choice(
                 opts.pop("crds"), opts.pop("crds_from_cluster"), opts.get("kubeconfig"), opts.get("context")
             )

@@ -134,20 +134,23 @@ def validate(
     """
     import gc
 
-    from reconciler import pipeline
-    from reconciler.policy.token import read_token
+    from reconciler.source import open_source
 
     # A one-shot process: the parsed repository is acyclic and dies with the process, so the cyclic
     # collector would only rescan it (pipeline.validate pauses it too; here it stays off to the end).
     gc.disable()
-    from reconciler.source import open_source
-
     started = time.perf_counter()
     repo, files = _repository_and_files(paths)
     targets = [_parse_report(r) for r in reports]
+    # Opened first: git reads the revision's blobs in the background while the pipeline is imported.
+    # (The base is read only where it differs from it.)
     with tool_errors():
-        source = open_source(repo, rev)
+        source = open_source(repo, rev, read_ahead=True)
         base_source = open_source(repo, base) if base else None
+    from reconciler import pipeline
+    from reconciler.policy.token import read_token
+
+    with tool_errors():
         result = pipeline.validate(
             source,
             base=base_source,
