@@ -54,9 +54,10 @@ def validate(
     shares with this revision are not parsed or checked again, and the findings of policies that read
     only their own document are taken from it; the report is the one a cold run gives.
 
-    `beside(repo)` is the caller's own work on the loaded repository, run once while forked workers
-    check the policies (the `apply` command writes the registry there, uncommitted until it knows the
-    report has no errors); it must not change the repository."""
+    `beside(repo)` is the caller's own work on the loaded repository, run while forked workers check
+    the policies, and only then (at most once; the caller does what did not run here afterwards): the
+    `apply` command writes the registry there, uncommitted until it knows the report has no errors. It
+    must not change the repository."""
     # Parsed documents are a million small acyclic containers on a large repository; the cyclic
     # garbage collector would rescan them all again and again while they are built (a third of the
     # run), and could free none of them.
@@ -93,16 +94,14 @@ def _validate(
         base_repo = load_repository(base, reuse=repo, crds=crds, server_version=server_version)
         # The CRDs' transition rules compare each object with its version at the base (oldSelf).
         repo.findings += transition_findings(repo, base_repo)
-    work = None if beside is None else partial(beside, repo)
     if previous is not None and _plain(previous) and claims is None and base is None:
         from reconciler.diff.findings import base_report  # diff builds on this module
 
-        if work is not None:
-            work()
         # What `check` would answer, from less work: base_report serves any revision loaded beside
         # one already validated without a token or base, here the previous one.
         report = base_report(repo, previous, policy_set)
     else:
+        work = None if beside is None else partial(beside, repo)
         report = check(repo, policy_set, Inputs(token=claims, base=base_repo), work)
     return Validation(
         repo, report, catalogue(policy_set.rules()), base_repo, policy_set, token_verified=claims is not None

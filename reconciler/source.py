@@ -7,6 +7,7 @@ limit; both become `SourceProblem`s that the loader reports as findings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
@@ -257,8 +258,11 @@ class GitSource(Source):
                 self._bad_names.add(stand_in)
                 relative = stand_in
             self._blobs[relative] = (mode, oid, int(size) if size.isdigit() else 0)
-            parts = relative.split("/")[:-1]
-            self._folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+            # its folders, walked up only until one already known (a whole tree: once per folder)
+            folder = relative.rpartition("/")[0]
+            while folder not in self._folders:
+                self._folders.add(folder)
+                folder = folder.rpartition("/")[0]
         if not self._blobs and self._prefix:
             raise SourceError(f"{path}: not present at revision {rev}")
         self._contents: dict[str, bytes] = {}
@@ -266,8 +270,12 @@ class GitSource(Source):
         # fetched alone instead of the whole tree.
         self._narrowed = False
         self._ahead: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
+        # the process that started it: a forked child never takes it (it reads on demand)
+        self._ahead_pid = os.getpid()
         if read_ahead:
-            self._ahead = self._start_reading(self._documents(DEFAULT_MAX_FILE_BYTES))
+            # no temporary file or no process: the first read fetches, as without it
+            with contextlib.suppress(OSError):
+                self._ahead = self._start_reading(self._documents(DEFAULT_MAX_FILE_BYTES))
 
     def _documents(self, max_bytes: int) -> list[str]:
         """The object ids of every document (and symbolic link) of at most `max_bytes`."""
@@ -300,6 +308,8 @@ class GitSource(Source):
             return
         reading, out = self._ahead
         self._ahead = None
+        if os.getpid() != self._ahead_pid:
+            return  # a forked child: the parent's process and file are not its to wait for or read
         with out:
             if reading.wait() == 0:
                 out.seek(0)

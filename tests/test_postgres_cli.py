@@ -102,7 +102,8 @@ def test_apply_refuses_when_validation_has_errors(monkeypatch: pytest.MonkeyPatc
         pipeline, "validate", lambda source, **_: SimpleNamespace(report=report, rules={}, repo=None)
     )
     monkeypatch.setattr(
-        "reconciler.source.open_source", lambda path, rev=None: SimpleNamespace(revision=None)
+        "reconciler.source.open_source",
+        lambda path, rev=None, read_ahead=False: SimpleNamespace(revision=None),
     )
     result = run("apply", str(tmp_path), "--database-url", "host=127.0.0.1 port=1")
     assert result.exit_code == 2  # a refusal, not "changes pending"
@@ -167,7 +168,13 @@ class HoldSpy:
 
         self.held: list[object] = []
         self.seen_meanwhile: list[tuple[Any, bool]] = []
+        # what another session does while the apply is held (sleeps, say), after looking
+        self.meanwhile: Any = None
         hold = RegistryTarget.hold
+        # The write is held only while forked workers check the policies: these repositories are
+        # small, so let two processes share even them.
+        monkeypatch.setattr("reconciler.policy.engine.PARALLEL_DOCUMENTS", 1)
+        monkeypatch.setenv("MCP_GITOPS_JOBS", "2")
 
         def spied(target: RegistryTarget, plan: Any, options: Any) -> Any:
             import psycopg
@@ -180,6 +187,8 @@ class HoldSpy:
                 tables = other.execute("SELECT to_regclass('public.registry_entry')").fetchone()[0]
                 free = other.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]
                 self.seen_meanwhile.append((tables, free))
+            if self.meanwhile is not None:
+                self.meanwhile()
             return held
 
         monkeypatch.setattr(RegistryTarget, "hold", spied)
@@ -299,3 +308,92 @@ def test_a_database_error_while_held_is_recorded_only_for_a_repository_that_vali
     assert "lock" not in invalid.output
     assert spy.held == [None]
     assert [r[0] for r in pg_conn.execute(runs).fetchall()] == ["applied"]  # no failed run recorded
+
+
+def test_without_workers_or_with_validate_first_nothing_is_held(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    spy = HoldSpy(monkeypatch, pg_url)
+    first = run("apply", str(tmp_path), "--database-url", pg_url, "--validate-first")
+    assert first.exit_code == 0 and "7 created" in first.output
+    monkeypatch.setenv("MCP_GITOPS_JOBS", "1")  # nothing for the write to overlap: written after
+    write_registry_repo(tmp_path, entries(("io.github.acme/alpha", "1.2.0")))
+    second = run("apply", str(tmp_path), "--database-url", pg_url)
+    assert second.exit_code == 0 and "created" in second.output
+    assert spy.held == []
+
+
+def test_a_repository_that_cannot_validate_is_not_planned_beside_validation(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    repo = write_registry_repo(tmp_path / "repo")
+    (repo / "registry.yaml").write_text(json.dumps({"sources": 5}))  # the planner could not read it
+    spy = HoldSpy(monkeypatch, pg_url)
+    result = run("apply", str(repo), "--database-url", pg_url)
+    assert result.exit_code == 2, result.output
+    assert "sources" in result.output and "internal error" not in result.output
+    assert spy.held == []
+    assert pg_conn.execute("SELECT to_regclass('public.registry_entry')").fetchone()[0] is None
+
+
+def test_a_plan_that_fails_beside_validation_is_made_again_after_it(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    from reconciler.targets.postgres.target import RegistryTarget
+
+    spy = HoldSpy(monkeypatch, pg_url)
+    plan = RegistryTarget.plan
+    calls: list[int] = []
+
+    def once_broken(target: RegistryTarget, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a shape validation would have refused")
+        return plan(target, *args)
+
+    monkeypatch.setattr(RegistryTarget, "plan", once_broken)
+    result = run("apply", str(tmp_path), "--database-url", pg_url)
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 2 and spy.held == []
+
+
+def test_a_held_apply_outlasts_the_servers_idle_transaction_timeout(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    import time
+
+    from psycopg import sql
+
+    database = pg_conn.info.dbname
+    pg_conn.execute(
+        sql.SQL("ALTER DATABASE {} SET idle_in_transaction_session_timeout = '100ms'").format(
+            sql.Identifier(database)
+        )
+    )
+    spy = HoldSpy(monkeypatch, pg_url)
+    spy.meanwhile = lambda: time.sleep(0.5)  # validation goes on well past the server's timeout
+    result = run("apply", str(tmp_path), "--database-url", pg_url)
+    assert result.exit_code == 0, result.output
+    assert spy.held and spy.held[0] is not None
+    runs = pg_conn.execute("SELECT outcome FROM mcp_gitops.run ORDER BY id").fetchall()
+    assert [r[0] for r in runs] == ["applied"]  # committed as held: no failure, no second apply
+
+
+def test_a_held_apply_whose_connection_was_lost_is_applied_again(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch, repo_input: Path, tmp_path: Path
+) -> None:
+    spy = HoldSpy(monkeypatch, pg_url)
+
+    def terminate() -> None:  # the server goes away under the held transaction (a restart, a proxy)
+        pg_conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state = 'idle in transaction'"
+        )
+
+    spy.meanwhile = terminate
+    result = run("apply", str(tmp_path), "--database-url", pg_url)
+    assert result.exit_code == 0, result.output
+    assert spy.held and spy.held[0] is not None
+    runs = pg_conn.execute("SELECT outcome FROM mcp_gitops.run ORDER BY id").fetchall()
+    assert [r[0] for r in runs] == ["applied"]  # the held one was lost whole; the second one applied
+    assert pg_conn.execute("SELECT count(*) FROM entry_version").fetchone()[0] == 2

@@ -127,3 +127,23 @@ def test_reading_ahead_reads_what_reading_on_demand_reads(tmp_path: Path, stoppe
             source.read("big.yaml", 1000)  # the limit holds whatever was read ahead
         assert problem.value.rule == "file-too-large"
         assert source.read("big.yaml", 10_000).startswith(b"x: yyy")
+
+
+def test_a_forked_child_leaves_the_parents_read_ahead_alone(tmp_path: Path) -> None:
+    """Entry loaders fork before any read when a repository has no settings file and no registry
+    config: the git run and its output file are the parent's (a child cannot wait for it, and their
+    offset is shared), so a child reads on demand."""
+    _history(tmp_path)
+    source = GitSource(tmp_path, "HEAD", read_ahead=True)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it took nothing of the read-ahead and still reads
+        code = 1
+        try:
+            source._take_read_ahead()
+            took = bool(source._contents)
+            code = 0 if not took and source.read("entries/e3.yaml", 1000) == b"n: 3\n" else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert source.read("entries/e4.yaml", 1000) == b"n: 4\n" and len(source._contents) == 32

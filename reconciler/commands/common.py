@@ -31,16 +31,20 @@ def fail(message: str) -> NoReturn:
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn the pipeline's known failures into exit 2 with their message, never a traceback."""
-    from reconciler.policy.loader import PolicyError
-    from reconciler.policy.token import TokenError
-    from reconciler.source import SourceError
-
     try:
         yield
-    except (SourceError, PolicyError) as exc:
-        fail(str(exc))
-    except TokenError as exc:
-        fail(f"token: {exc}")
+    except Exception as exc:
+        # Imported only here: entered before the pipeline is imported (the source's blobs are being
+        # read meanwhile), it must not import it itself.
+        from reconciler.policy.loader import PolicyError
+        from reconciler.policy.token import TokenError
+        from reconciler.source import SourceError
+
+        if isinstance(exc, (SourceError, PolicyError)):
+            fail(str(exc))
+        if isinstance(exc, TokenError):
+            fail(f"token: {exc}")
+        raise
 
 
 def find_root(start: str) -> str:

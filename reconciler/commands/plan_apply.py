@@ -7,8 +7,9 @@ plan was refused (the other targets still ran).
 
 `apply` writes the registry's transaction while the policies are still being checked, when it can
 without waiting (ReconcileStage.hold): a database the operator named, not the embedded one nor one the
-repository names, and no other apply holding the lock. It commits only once validation has no errors,
-and rolls back otherwise; every other target is contacted only after validation.
+repository names, and no other session holding a lock it needs. It commits only once validation has no
+errors, and rolls back otherwise (`--validate-first`: it writes only after validation); every other
+target is contacted only after validation.
 """
 
 from __future__ import annotations
@@ -316,12 +317,20 @@ def plan(repo: str, rev: str | None, fmt: str, **opts: Any) -> None:
 @click.option(
     "--stop-embedded", is_flag=True, help="Stop the embedded PostgreSQL (see --state-dir) and exit."
 )
+@click.option(
+    "--validate-first",
+    is_flag=True,
+    help="Write to the registry only once validation passed, not beside it: then nothing of a repository "
+    "with errors reaches the database, not even as a rolled-back transaction in its write-ahead log.",
+)
 @click.option("--wait", is_flag=True, help="Wait for applied cluster objects to become Ready.")
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds --wait waits for Ready."
 )
 @server_version_option
-def apply(repo: str, rev: str | None, fmt: str, stop_embedded: bool, **opts: Any) -> None:
+def apply(
+    repo: str, rev: str | None, fmt: str, stop_embedded: bool, validate_first: bool, **opts: Any
+) -> None:
     """Bring each selected target in line with the repository (the registry in one transaction under a
     lock; the cluster by server-side apply). A target that fails does not stop the others.
 
@@ -347,7 +356,7 @@ def apply(repo: str, rev: str | None, fmt: str, stop_embedded: bool, **opts: Any
         # The registry's transaction is written while the policies are checked, and committed only
         # once the report has no errors (otherwise `close` rolls it back): its write overlaps
         # validation instead of following it.
-        validation = validated(repo, rev, fmt, opts, beside=stage.hold)
+        validation = validated(repo, rev, fmt, opts, beside=None if validate_first else stage.hold)
         reconciliation = stage.apply(stage.plan(validation.repo), before=announce)
     finally:
         stage.close()

@@ -124,7 +124,9 @@ class _Evaluator:
             findings_in,
             jobs,
         )
-        return [finding for found in shared.finish(beside) for finding in found]
+        # Without workers the caller's work would only delay the findings: it does it afterwards.
+        shared_beside = beside if jobs > 1 else None
+        return [finding for found in shared.finish(shared_beside) for finding in found]
 
     def plan_kind(self, policies: list[CompiledPolicy]) -> _KindPlan:
         """What every chunk of one kind's documents binds, worked out once per run."""
@@ -307,10 +309,8 @@ def evaluate(
     beside: Callable[[], None] | None = None,
 ) -> list[Finding]:
     """Every policy over every document it applies to. `beside` is other work of the caller's, run
-    once while forked workers evaluate (pipeline.validate's `beside`)."""
+    while forked workers evaluate, and only then (pipeline.validate's `beside`)."""
     inputs = inputs or Inputs()
     if not any(_judgeable(p, inputs) for p in policies.policies):
-        if beside is not None:
-            beside()
         return []  # nothing to run: the indexes over every entry are not built either
     return _Evaluator(repo, policies, inputs).run(beside)

@@ -11,6 +11,7 @@ results render in every format `validate` has (SARIF, GitHub annotations, ...).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,6 +38,8 @@ from reconciler.targets import (
 
 if TYPE_CHECKING:
     from reconciler.repository import Repository
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -191,8 +194,10 @@ class ReconcileStage:
         self.selected = list(requested) or list(DEFAULT_TARGETS)
         # name -> target, loaded on first use (given ones, e.g. a test's, are used as they are)
         self._targets: dict[str, Target[Any]] = dict(targets or {})
-        # runs planned, and their apply held, beside validation (`hold`), for the next `plan` to take
+        # runs planned, and their apply held, beside validation (`hold`), for the next `plan` of the
+        # same repository to take
         self._early: dict[str, TargetRun] = {}
+        self._early_repo: Repository | None = None
         # every held apply, so that `close` rolls back those never committed
         self._held: list[HeldApply] = []
 
@@ -207,10 +212,11 @@ class ReconcileStage:
         settings_path = _settings_path(repo)
         outcome = Reconciliation(settings_path=settings_path)
         self.selected = selected_targets(repo.settings, self.requested)
+        early = self._early if repo is self._early_repo else {}
         for name in self.selected:
-            early = self._early.pop(name, None)
-            outcome.runs.append(early if early is not None else self._planned(name, repo, settings_path))
-        self._early.clear()
+            run = early.pop(name, None)
+            outcome.runs.append(run if run is not None else self._planned(name, repo, settings_path))
+        self._early, self._early_repo = {}, None
         return outcome
 
     def _planned(self, name: str, repo: Repository, settings_path: str) -> TargetRun:
@@ -227,12 +233,16 @@ class ReconcileStage:
 
     def hold(self, repo: Repository) -> None:
         """Beside validation (`pipeline.validate(beside=)`): plan each selected target whose apply is one
-        transaction and write that apply without committing it. The next `plan` takes these runs and
-        `apply` commits them, so a repository that validates is applied as it would be after
-        validation, only sooner; `close` rolls back what was never committed (validation had errors).
-        Nothing else is planned or contacted here."""
+        transaction and write that apply without committing it. The next `plan` of this repository
+        takes these runs and `apply` commits them, so a repository that validates is applied as it
+        would be after validation, only sooner; `close` rolls back what was never committed
+        (validation had errors). Nothing else is planned or contacted here, and nothing at all for a
+        repository whose loading already found an error: it cannot validate."""
+        if any(f.severity is Severity.ERROR for f in repo.findings):
+            return
         settings_path = _settings_path(repo)
         for name in selected_targets(repo.settings, self.requested):
+            # Known before loading the target: another target's client library is never loaded here.
             if name not in TRANSACTIONAL_TARGETS:
                 continue
             try:
@@ -240,16 +250,27 @@ class ReconcileStage:
             except MissingExtraError:
                 continue  # `plan` says so, once the validation is reported
             if not isinstance(target, HoldingTarget):
+                continue  # a stand-in (a test's) that cannot hold
+            try:
+                run = self._held_run(name, target, repo, settings_path)
+            except Exception as exc:  # content validation has not judged yet: plan it after validation
+                log.debug("%s: not written beside validation: %s", name, exc)
                 continue
-            run = self._planned(name, repo, settings_path)
-            if run.plan is not None and run.outcome == PLANNED:
-                try:
-                    run.held = target.hold(run.plan, self.options.of(name))
-                except TargetError as exc:
-                    run.held = _Refused(exc)
-                if run.held is not None:
-                    self._held.append(run.held)
             self._early[name] = run
+        self._early_repo = repo
+
+    def _held_run(
+        self, name: str, target: HoldingTarget[Any], repo: Repository, settings_path: str
+    ) -> TargetRun:
+        run = self._planned(name, repo, settings_path)
+        if run.plan is not None and run.outcome == PLANNED:
+            try:
+                run.held = target.hold(run.plan, self.options.of(name))
+            except TargetError as exc:
+                run.held = _Refused(exc)
+            if run.held is not None:
+                self._held.append(run.held)
+        return run
 
     def apply(
         self,
@@ -266,14 +287,12 @@ class ReconcileStage:
                 before(run)
             target, plan = self._target(run.name), run.plan
             held, run.held = run.held, None
+            apply = partial(target.apply, plan, self.options.of(run.name), hook)
             try:
-                if held is not None:
-                    # written already: committed once, never retried (the transaction is gone after)
-                    run.result = held.commit()
-                else:
-                    run.result = self.attempt(
-                        f"apply-{run.name}", partial(target.apply, plan, self.options.of(run.name), hook)
-                    )
+                if held is None:
+                    run.result = self.attempt(f"apply-{run.name}", apply)
+                else:  # written already: committed, not retried as such (_committed)
+                    run.result = _committed(held, apply)
             except TargetError as exc:
                 run.error = exc
                 run.result = exc.partial
@@ -295,6 +314,19 @@ class ReconcileStage:
         for target in self._targets.values():
             target.close()
         self._targets.clear()
+
+
+def _committed(held: HeldApply, apply: Callable[[], TargetResult]) -> TargetResult:
+    """A held apply committed; one that failed in a way a retry may mend (a connection lost while it
+    waited for validation, a server that was not reachable then) is applied again, once: an apply
+    compares under its lock, so applying what was committed after all changes nothing."""
+    try:
+        return held.commit()
+    except TargetError as exc:
+        if not exc.retryable:
+            raise
+        log.debug("the held apply failed (%s); applying again", exc)
+        return apply()
 
 
 @dataclass

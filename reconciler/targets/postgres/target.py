@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # pg_advisory_xact_lock key shared by every mcp-gitops apply to one database ("mcpgitop" in ASCII).
 LOCK_KEY = 0x6D63706769746F70
 RUNS_KEPT = 100
+# Seconds an apply written beside validation waits for a row or table lock before it gives up holding.
+HELD_LOCK_TIMEOUT = 0.2
 APPLY_LINES_SHOWN = 50
 
 
@@ -337,9 +339,9 @@ class RegistryTarget:
     def hold(self, plan: TargetPlan, options: RegistryOptions) -> HeldRegistryApply | None:
         """The apply written beside validation, uncommitted; None (apply after validation) when the
         database is the embedded one (not started for a repository that may not validate), or one the
-        repository names (contacted only for a repository that validated), when another apply holds
-        the lock (waited for only once the write is known to be wanted), or after a database error
-        (met again, reported and recorded by the apply after validation)."""
+        repository names (contacted only for a repository that validated), when another session holds
+        a lock it needs (waited for only once the write is known to be wanted), or after a connection
+        or database error (met again, reported and recorded by the apply after validation)."""
         assert isinstance(plan, RegistryPlan)
         if plan.db_target.embedded or plan.db_target.named_by_repository:
             return None
@@ -433,21 +435,32 @@ def write_desired(
     once the lock is held, so a plan made before another apply finished is never applied stale. Every
     wait is bounded: the advisory lock and then any row or table lock by `lock_timeout`, each statement
     by `statement_timeout`; giving up rolls back, which releases the advisory lock too. `wait=False`
-    (beside validation): None at once when another apply holds the lock, and None after a database
-    error (the apply after validation reports it)."""
+    (beside validation): None at once when the server cannot be reached, when another apply holds the
+    advisory lock or another session a row or table lock for `HELD_LOCK_TIMEOUT`, and after any
+    database error (the apply after validation meets it again, and reports it)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     where = db_target.describe()
-    conn = connect(db_target)
+    try:
+        conn = connect(db_target)
+    except TargetError:
+        if wait:
+            raise
+        return None  # the apply after validation connects again, and says why it cannot
     transaction = _Transaction(conn, db_target, popts.revision, started, t0, lock_timeout, holding=not wait)
     try:
         with transaction.failures():
-            set_timeouts(conn, lock_timeout, statement_timeout)
             if not wait:
+                # Beside validation, nothing is waited for: a lock another session holds ends the
+                # holding at once (the apply after validation waits for it, as always), and the
+                # server must not end this transaction while it sits idle until validation is done.
+                set_timeouts(conn, min(lock_timeout, HELD_LOCK_TIMEOUT), statement_timeout)
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY]).fetchone()[0]:
                     transaction.discard()
                     return None
             else:
+                set_timeouts(conn, lock_timeout, statement_timeout)
                 try:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
                 except psycopg.errors.LockNotAvailable:
@@ -557,8 +570,12 @@ class _Transaction:
             else:
                 detail = f"{failure}; the transaction was rolled back"
             _record_failure(self.db_target, self.revision, self.started, _ms(self.t0), detail)
+            # A lost connection may be found again (and an apply compares before it writes).
+            lost = self.conn.closed and not failure.retryable
             raise ApplyError(
-                detail + ", nothing was written", retryable=failure.retryable, reason=failure.reason
+                detail + ", nothing was written",
+                retryable=failure.retryable or lost,
+                reason="Unreachable" if lost else failure.reason,
             ) from None
 
     def commit(self) -> None:
