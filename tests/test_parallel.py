@@ -106,7 +106,7 @@ def test_work_beside_runs_once_here_while_the_children_take_chunks(jobs: int) ->
         assert pids.count(parent) < 50  # busy beside, this process took fewer chunks
 
 
-def test_validate_runs_the_callers_work_once_on_the_loaded_repository(
+def test_validate_runs_the_callers_work_beside_its_workers_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("reconciler.policy.engine.PARALLEL_DOCUMENTS", 50)
@@ -117,9 +117,12 @@ def test_validate_runs_the_callers_work_once_on_the_loaded_repository(
     beside = validate(FolderSource(repo), beside=seen.append)
     assert seen == [beside.repo]
     assert [f.to_json() for f in beside.report.findings] == [f.to_json() for f in cold.report.findings]
-    # a validation built on a previous one (the daemon's) runs it too
-    again = validate(FolderSource(repo), previous=cold, beside=seen.append)
-    assert seen == [beside.repo, again.repo]
+    # nothing to overlap (a validation built on a previous one, the daemon's; one process): not run,
+    # the caller does it afterwards
+    validate(FolderSource(repo), previous=cold, beside=seen.append)
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
+    validate(FolderSource(repo), beside=seen.append)
+    assert seen == [beside.repo]
 
 
 def test_jobs_is_one_with_other_threads_or_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
