@@ -192,6 +192,46 @@ def test_publisher_metadata_size_is_measured_as_go_encodes_it(tmp_path: Path) ->
     assert "131 bytes" in found[0].message
 
 
+def test_whether_metadata_fits_is_answered_as_its_measured_size_would(tmp_path: Path) -> None:
+    """`publisher_meta_fits` skips the encoding when six times the marshal size is within the limit:
+    over random metadata (escape-heavy strings, nesting, numbers) and limits around every size, its
+    answer is the measured size's."""
+    import random
+
+    from reconciler.schemas.server_rows import PUBLISHER_PROVIDED, publisher_meta_fits, publisher_meta_size
+
+    rng = random.Random(17)
+    alphabet = ["a", "<", ">", "&", "\u2028", "\u2029", '"', "\\", "\n", "\x01", "é", "😀"]
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(8 if depth < 4 else 5)
+        if kind == 0:
+            return "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        if kind == 1:
+            return rng.choice([0, -1, 7, 2**31, -(2**63), 2**63 - 1])
+        if kind == 2:
+            return rng.choice([0.5, -1e300, 1e-7, 3.0])
+        if kind == 3:
+            return rng.choice([True, False])
+        if kind == 4:
+            return None
+        if kind == 5:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        keys = ["".join(rng.choice(alphabet) for _ in range(3)) for _ in range(rng.randrange(4))]
+        return {key: value(depth + 1) for key in keys}
+
+    checked = 0
+    for _ in range(300):
+        meta = {"k": value(0)}
+        server = {"_meta": {PUBLISHER_PROVIDED: meta}}
+        size = publisher_meta_size(server)
+        for limit in {1, size - 1, size, size + 1, 6 * size, 100 * size + 50}:
+            if limit > 0:
+                assert publisher_meta_fits(server, limit) == (size <= limit), (meta, limit)
+                checked += 1
+    assert checked > 1000
+
+
 def test_duplicate_packages_remotes_and_icons(tmp_path: Path) -> None:
     dup = entry()
     server = dup["server"]

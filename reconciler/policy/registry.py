@@ -19,7 +19,12 @@ from reconciler.policy.claims import (
 from reconciler.repository import entry_key
 from reconciler.schemas.base import go_duration_seconds
 from reconciler.schemas.registry_config import as_loaded
-from reconciler.schemas.server_rows import duplicate_rows, meta_size_limit, publisher_meta_size
+from reconciler.schemas.server_rows import (
+    duplicate_rows,
+    meta_size_limit,
+    publisher_meta_fits,
+    publisher_meta_size,
+)
 
 
 def _claim_blocks(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -182,7 +187,7 @@ def registry_functions(
 
     def meta_fits() -> bool:
         server = server_json()
-        return "_meta" not in server or publisher_meta_size(server) <= limit
+        return "_meta" not in server or publisher_meta_fits(server, limit)
 
     return {
         "visible": visible,

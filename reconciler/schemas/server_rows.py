@@ -5,6 +5,7 @@ metadata. Shared by the policies (pull-request time) and the registry writer (ap
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,19 @@ def publisher_meta(server: Mapping[str, Any]) -> dict[str, Any] | None:
     meta = server.get("_meta")
     publisher = meta.get(PUBLISHER_PROVIDED) if isinstance(meta, Mapping) else None
     return dict(publisher) if isinstance(publisher, Mapping) and publisher else None
+
+
+def publisher_meta_fits(server: Mapping[str, Any], limit: int) -> bool:
+    """Whether the publisher-provided metadata is at most `limit` bytes as the server encodes it,
+    without encoding it when a bound settles that: no value a document can hold (a plain tree) is
+    longer in Go's JSON than six times its marshal format 2 (no back-references: a repeated string
+    counts each time), even a string of characters Go writes as six-byte escapes."""
+    meta = publisher_meta(server)
+    if meta is None:
+        return True
+    if 6 * len(marshal.dumps(meta, 2)) <= limit:
+        return True
+    return publisher_meta_size(server) <= limit
 
 
 def publisher_meta_size(server: Mapping[str, Any]) -> int:
