@@ -117,7 +117,7 @@ def check(
     repo: Repository, policies: PolicySet, inputs: Inputs, beside: Callable[[], None] | None = None
 ) -> Report:
     """The findings of an already loaded repository: its load findings, policies, waivers. `beside`
-    runs once while the policies are evaluated (`validate`)."""
+    runs while forked workers evaluate the policies, and only then (`validate`)."""
     return finish(repo, repo.findings + evaluate(repo, policies, inputs, beside), policies, inputs)
 
 

@@ -314,7 +314,7 @@ class RegistryTarget:
                 )
                 diff = planner.compute(conn, desired, live, popts)
             except psycopg.Error as exc:
-                raise database_error(f"reading {db_target.describe()}", db_target, exc) from None
+                raise database_error(f"reading {db_target.describe()}", db_target, exc, conn) from None
             finally:
                 conn.rollback()
         return RegistryPlan(
@@ -403,8 +403,9 @@ def set_timeouts(conn: Any, lock_timeout: float, statement_timeout: float) -> No
     conn.execute(f"SET LOCAL statement_timeout = '{max(int(statement_timeout * 1000), 1)}ms'")
 
 
-def database_error(doing: str, db_target: DatabaseTarget, exc: psycopg.Error) -> TargetError:
-    """A psycopg error as a TargetError that says whether a retry may help: lost connections, lock and
+def database_error(doing: str, db_target: DatabaseTarget, exc: psycopg.Error, conn: Any) -> TargetError:
+    """A psycopg error as a TargetError that says whether a retry may help: lost connections (whatever
+    error the server sent as it closed `conn`: a shutdown, an idle-transaction timeout), lock and
     statement timeouts, and a server starting up or shutting down are retryable; the rest is not."""
     message = db_target.scrub(str(exc).strip()) or type(exc).__name__
     if isinstance(exc, psycopg.errors.LockNotAvailable):
@@ -415,7 +416,7 @@ def database_error(doing: str, db_target: DatabaseTarget, exc: psycopg.Error) ->
         )
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return TargetError(f"{doing}: statement timed out ({message})", retryable=True, reason="Timeout")
-    if isinstance(exc, psycopg.OperationalError):
+    if isinstance(exc, psycopg.OperationalError) or conn.closed:
         return TargetError(f"{doing} failed: {message}", retryable=True, reason="Unreachable")
     return TargetError(f"{doing} failed: {message}")
 
@@ -555,7 +556,7 @@ class _Transaction:
             if self.holding:
                 raise _NotHeld from None
             where = self.db_target.describe()
-            failure = database_error(f"apply to {where}", self.db_target, exc)
+            failure = database_error(f"apply to {where}", self.db_target, exc, self.conn)
             if isinstance(exc, psycopg.errors.LockNotAvailable):
                 detail = (
                     f"apply to {where}: a row or table lock another session holds was not released "
@@ -570,12 +571,8 @@ class _Transaction:
             else:
                 detail = f"{failure}; the transaction was rolled back"
             _record_failure(self.db_target, self.revision, self.started, _ms(self.t0), detail)
-            # A lost connection may be found again (and an apply compares before it writes).
-            lost = self.conn.closed and not failure.retryable
             raise ApplyError(
-                detail + ", nothing was written",
-                retryable=failure.retryable or lost,
-                reason="Unreachable" if lost else failure.reason,
+                detail + ", nothing was written", retryable=failure.retryable, reason=failure.reason
             ) from None
 
     def commit(self) -> None:
