@@ -20,9 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-OPERATOR_CONFIG_ENV = "MCP_GITOPS_OPERATOR_CONFIG"
-ALLOW_DATABASE_ENV = "MCP_GITOPS_ALLOW_DATABASE_HOSTS"
-ALLOW_REDIS_ENV = "MCP_GITOPS_ALLOW_REDIS_HOSTS"
+from reconciler.operator_env import ALLOW_DATABASE_ENV, ALLOW_REDIS_ENV, OPERATOR_CONFIG_ENV
+
 # An operator config is a few lines; anything bigger is not one.
 MAX_OPERATOR_CONFIG_BYTES = 64 * 1024
 

@@ -24,6 +24,15 @@ from tests.harness.kube import KubeCluster
 V1 = "toolhive.stacklok.dev/v1beta1"
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up (the timeout tests) breaks the pipe of a reply still being written; the
+        # default prints a traceback to stderr from this thread, into whatever a later test captures.
+        pass
+
+
 class _Server:
     def __init__(self, crds: Path) -> None:
         self.crds = crds
@@ -50,7 +59,7 @@ class _Server:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

@@ -165,3 +165,46 @@ def test_every_key_is_located_on_its_own_line(generated: Path) -> None:
                 assert key in lines[line - 1][column - 1 :], f"{name}: {path} at {line}:{column}"
                 located += 1
     assert located > 10_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n",
+        "a: x --- y\nb: '...'\n",  # markers only inside lines
+        "---\na: 1\n",
+        "a: 1\n---\nb: 2\n...\n",
+        "a: 1\n--- # a comment\nb: 2\n",
+        "a: 1\n---b: 2\n",  # not a marker: no space after it
+        "a: 1\n--- b: 2\n",  # content on the marker line: the full parser decides
+    ],
+)
+def test_documents_split_where_the_markers_are(text: str) -> None:
+    fast = _load_yaml_fast(text, text.encode())
+    assert (fast is None) == (text == "a: 1\n--- b: 2\n")
+    assert [d.data for d in fast or []] == (safe_data(text) if fast is not None else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "non_core"),
+    [
+        ("a: 1_000\n", True),
+        ("a: _1\n", True),
+        ("a: 1__0\n", True),
+        ("a: 0x_1F\n", True),
+        ("a: 0X1F\n", True),
+        ("a: 0b101\n", True),
+        ("a: [-1_0]\n", True),
+        ("a: calendar-00032_git\n", False),  # an underscore after a digit, in a word
+        ("a: x_1\n", False),
+        ("a: snake_case_2\n", False),
+        ("a: 1\nb: x_y\n", False),
+    ],
+)
+def test_number_forms_the_fast_path_reads_otherwise_are_found(text: str, non_core: bool) -> None:
+    from reconciler.loading import _non_core_number
+
+    assert _non_core_number(text) is non_core
+    if not non_core:
+        fast = _load_yaml_fast(text, text.encode())
+        assert fast is not None and [d.data for d in fast] == safe_data(text)

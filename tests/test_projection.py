@@ -68,5 +68,21 @@ def test_the_fixed_variables_are_projected_too() -> None:
         "config": {("auth",)},
         "request": {("operation",)},
     }
-    assert reads_of("size(config) > 0 && token != null") == {"config": None, "token": None}
+    assert reads_of("size(config) > 0 && token != null") == {"config": None, "token": frozenset()}
+    # A null test of a fixed variable reads nothing inside it either (the registry config is bound to
+    # every entry's context: binding it whole cost a tenth of a second per 10,000 entries).
+    assert reads_of("config == null || !has(config.auth) || config.auth.mode != 'anonymous'") == {
+        "config": {("auth",), ("auth", "mode")}
+    }
+    assert reads_of("null != config && f(config.sources)") == {"config": {("sources",)}}
+    # a field that happens to share a variable's name is no null test of that variable
+    assert reads_of("object.config == null") == {"object": {("config",)}}
     assert reads_of("object.config.x == 1") == {"object": {("config", "x")}}
+
+
+def test_a_projection_is_null_exactly_when_its_value_is() -> None:
+    trie = build_trie({("auth", "mode")})
+    assert project(None, trie) is None
+    assert project({}, trie) == {}
+    assert project({"database": {"host": "h"}}, trie) == {}  # present, so still not null
+    assert project({"auth": {"mode": "oauth", "oauth": {}}}, trie) == {"auth": {"mode": "oauth"}}

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from reconciler.commands.common import fail
-from reconciler.trust import ALLOW_DATABASE_ENV, ALLOW_REDIS_ENV, OPERATOR_CONFIG_ENV
+from reconciler.operator_env import ALLOW_DATABASE_ENV, ALLOW_REDIS_ENV, OPERATOR_CONFIG_ENV
 
 
 def operator_options(*, database: bool, redis: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from reconciler.reconcile import ReconcileStage, Reconciliation, TargetRun
     from reconciler.repository import Repository
     from reconciler.rules import RuleInfo
+    from reconciler.source import Source
     from reconciler.targets import TargetPlan, TargetResult
 
 
@@ -147,20 +148,25 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return operator_options(database=True, redis=False)(func)
 
 
+def opened(repo: str, rev: str | None) -> Source:
+    """The repository (at `rev`), opened before anything else is loaded: git then reads the revision's
+    blobs in the background while the operator's trust, the targets and the pipeline are imported."""
+    from reconciler.source import open_source
+
+    with tool_errors():
+        return open_source(repo, rev, read_ahead=True)
+
+
 def validated(
+    source: Source,
     repo: str,
-    rev: str | None,
     fmt: str,
     opts: dict[str, Any],
     beside: Callable[[Repository], None] | None = None,
 ) -> Validation:
-    """Validation as `validate` does it, with the CRDs `--crds`/`--crds-from-cluster` name (their
-    options are taken out of `opts`); `beside` as `pipeline.validate` runs it."""
-    from reconciler.source import open_source
-
-    # Opened first: git reads the revision's blobs in the background while the pipeline is imported.
-    with tool_errors():
-        source = open_source(repo, rev, read_ahead=True)
+    """Validation of `source` (`repo` as given) as `validate` does it, with the CRDs `--crds`/
+    `--crds-from-cluster` name (their options are taken out of `opts`); `beside` as `pipeline.validate`
+    runs it."""
     from reconciler import pipeline
     from reconciler.findings import Severity
 
@@ -271,8 +277,9 @@ def planned_against_live(
     repo: str, rev: str | None, fmt: str, opts: dict[str, Any]
 ) -> tuple[Validation, Reconciliation]:
     """Validate, then plan every selected target against its live state (what `plan` and `drift` show)."""
+    source = opened(repo, rev)
     install_trust(opts, repo)
-    validation = validated(repo, rev, fmt, opts)
+    validation = validated(source, repo, fmt, opts)
     stage = make_stage(opts, read_live=True)
     try:
         return validation, stage.plan(validation.repo)
@@ -336,15 +343,17 @@ def apply(
 
     Refuses when validation has errors (exit 2). Exit 0 applied or nothing to do, 2 error.
     """
-    install_trust(opts, repo)
     if stop_embedded:
         from reconciler.targets.postgres import embedded
         from reconciler.targets.postgres.connection import default_state_dir
 
+        install_trust(opts, repo)
         state_dir = opts["state_dir"] or default_state_dir()
         stopped = embedded.stop(state_dir)
         click.echo(f"embedded PostgreSQL in {state_dir}: {'stopped' if stopped else 'not running'}")
         finish(EXIT_OK)
+    source = opened(repo, rev)
+    install_trust(opts, repo)
     # The registry compares again under its lock anyway: one read of the live state, not two.
     stage = make_stage(opts, read_live=False)
 
@@ -356,7 +365,7 @@ def apply(
         # The registry's transaction is written while the policies are checked, and committed only
         # once the report has no errors (otherwise `close` rolls it back): its write overlaps
         # validation instead of following it.
-        validation = validated(repo, rev, fmt, opts, beside=None if validate_first else stage.hold)
+        validation = validated(source, repo, fmt, opts, beside=None if validate_first else stage.hold)
         reconciliation = stage.apply(stage.plan(validation.repo), before=announce)
     finally:
         stage.close()

@@ -54,7 +54,7 @@ _OTHER_BYTES = bytes(b for b in range(256) if b not in _FAST_PATH_UNSAFE)
 # anywhere in a number (`1_000`, `_1`, `1__0`, `0x_1F`), `0X1F`, `0b101` (found by
 # tests/test_loader_differential.py). Candidates are found by searches that start with a literal
 # (fast), then the token around each is checked.
-_NUMBER_CANDIDATES = (re.compile(r"_(?=[-+.0-9_])"), re.compile(r"_(?<=[-+.0-9]_)"), re.compile(r"0[XbB]"))
+_NUMBER_CANDIDATES = (re.compile(r"_(?:(?=[-+.0-9_])|(?<=[-+.0-9]_))"), re.compile(r"0[XbB]"))
 _TOKEN_START = frozenset(" \t\n[{,:'\"")
 
 
@@ -119,7 +119,8 @@ def load_text(path: str, text: str, raw: bytes) -> list[LoadedDocument]:
         checked = documents is not None and json_within_limits(text)
     else:
         documents, checked = _load_yaml_fast(text, raw), False
-    if documents is None or (not checked and any(tree_problem(d.data) is not None for d in documents)):
+    # Neither fast path can share a node: the YAML one takes no file with an anchor or alias.
+    if documents is None or (not checked and any(tree_problem(d.data, aliases=False) for d in documents)):
         documents = _load_safely(path, text)
     if "\\" in text:
         for document in documents:
@@ -181,6 +182,8 @@ def _load_json(text: str) -> list[LoadedDocument] | None:
 def _chunks(text: str) -> list[tuple[int, str]] | None:
     """Split a YAML stream at document markers: (first line, text) per document. None when the file
     needs the full parser (content on a marker line)."""
+    if not text.startswith(("---", "...")) and "\n---" not in text and "\n..." not in text:
+        return [(1, text)]  # no line starts like a marker: one document (most files, found in C)
     chunks: list[tuple[int, str]] = []
     start_line, start = 1, 0
     for marker in _MARKER.finditer(text):

@@ -30,10 +30,11 @@ def int_problem(value: int) -> str | None:
     return "integer out of the 64-bit range policies can evaluate"
 
 
-def tree_problem(data: object) -> str | None:
+def tree_problem(data: object, aliases: bool = True) -> str | None:
     """Why `data` is not a plain tree within the limits, or None. Iterative, so a hostile depth cannot
     exhaust the stack here; scalars are checked where they are met, only containers are stacked (this
-    runs on every document of a large repository)."""
+    runs on every document of a large repository). `aliases=False`: the parser cannot have put one
+    node in two places (a YAML text without aliases, JSON), so that is not looked for."""
     problem = _scalar_problem(data)
     if problem is not _CONTAINER:
         return problem
@@ -44,9 +45,10 @@ def tree_problem(data: object) -> str | None:
         container, depth = stack.pop()
         if depth >= MAX_DEPTH:
             return f"nested deeper than {MAX_DEPTH} levels"
-        if id(container) in seen:
-            return "a mapping or sequence appears twice (a shared or recursive node)"
-        seen.add(id(container))
+        if aliases:
+            if id(container) in seen:
+                return "a mapping or sequence appears twice (a shared or recursive node)"
+            seen.add(id(container))
         nodes += len(container)
         if nodes > MAX_NODES:
             return f"more than {MAX_NODES} nodes"

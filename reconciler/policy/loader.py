@@ -24,15 +24,17 @@ _VARIABLE_REF = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _REPO_KIND = re.compile(r"\brepo\.([A-Za-z]+)\b")
 _REPO_ANY = re.compile(r"\brepo\b(?!\.[A-Za-z])")
 # `object.a.b` / `config.a.b` chains of the variables the engine binds, and any other use of one
-# (passed whole, compared, indexed with []); a null test of `oldObject` reads nothing inside it.
-# `repo` is not among them: its kinds are what it reads (repo_kinds).
+# (passed whole, compared, indexed with []); a null test of one (`config == null`) reads nothing inside
+# it: a projection is null exactly when the value is. `repo` is not among them: its kinds are what it
+# reads (repo_kinds).
 _BOUND_OBJECTS = ("object", "oldObject", "request", "config", "server", "token")
 _OBJECT_NAMED = {name: re.compile(rf"(?<![\w.]){name}\b") for name in _BOUND_OBJECTS}
 _OBJECT_PATH = {
     name: re.compile(rf"(?<![\w.]){name}((?:\.[A-Za-z_][A-Za-z0-9_]*)+)") for name in _BOUND_OBJECTS
 }
 _OBJECT_ANY = {name: re.compile(rf"(?<![\w.]){name}\b(?!\.[A-Za-z_])") for name in _BOUND_OBJECTS}
-_NULL_TEST = re.compile(r"\boldObject\s*[!=]=\s*null\b|\bnull\s*[!=]=\s*oldObject\b")
+_BOUND = "|".join(_BOUND_OBJECTS)
+_NULL_TEST = re.compile(rf"(?<![\w.])(?:{_BOUND})\s*[!=]=\s*null\b|\bnull\s*[!=]=\s*(?:{_BOUND})\b(?!\.)")
 _STRING_LITERAL = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.findings import Finding, Severity, printable
+from reconciler.operator_env import ALLOW_REDIS_ENV
 from reconciler.sessions.cluster import ClusterProblem, ClusterReader
 from reconciler.sessions.connection import (
     Endpoint,
@@ -34,7 +35,7 @@ from reconciler.sessions.specs import (
 )
 from reconciler.sessions.ttl import TtlCollector
 from reconciler.sessions.vmcp_format import VmcpClassifier
-from reconciler.trust import ALLOW_REDIS_ENV, OperatorTrust, TrustError, installed
+from reconciler.trust import OperatorTrust, TrustError, installed
 
 ANY_ADDRESS = "*"  # key of a --redis-url that applies to every address
 

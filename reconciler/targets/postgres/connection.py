@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import secrets
+from reconciler.operator_env import ALLOW_DATABASE_ENV
 from reconciler.targets.postgres.errors import ConnectionConfigError
-from reconciler.trust import ALLOW_DATABASE_ENV, OperatorTrust, installed, load
+from reconciler.trust import OperatorTrust, installed, load
 
 URL_ENV = "MCP_GITOPS_DATABASE_URL"
 PASSWORD_ENVS = ("THV_REGISTRY_DATABASE_PASSWORD", "MCP_GITOPS_DATABASE_PASSWORD")
