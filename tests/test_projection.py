@@ -39,6 +39,9 @@ def test_an_object_never_named_is_not_read() -> None:
 
 def test_whole_object_use_disables_projection() -> None:
     assert reads_of("size(object) > 0") == {"object": None}
+    # a macro or method on the variable itself reads every field, null test or not
+    assert reads_of("object.all(k, k != 'x')") == {"object": None}
+    assert reads_of("config == null || config.exists(k, k == 'auth')") == {"config": None}
     assert reads_of("object['spec'] != null") == {"object": None}
     assert reads_of("oldObject == object") == {"object": None, "oldObject": None}
 

@@ -189,14 +189,17 @@ def _reads(code: str) -> dict[str, frozenset[tuple[str, ...]] | None]:
     return reads
 
 
-def _paths(code: str, name: str) -> frozenset[tuple[str, ...]]:
+def _paths(code: str, name: str) -> frozenset[tuple[str, ...]] | None:
+    """The field paths `code` reads in `name`; None when a method or macro takes the variable itself
+    (`config.exists(k, ...)`): it reads every field."""
     paths = set()
     for match in _OBJECT_PATH[name].finditer(code):
         path = match.group(1).lstrip(".").split(".")
         if code[match.end() :].lstrip().startswith("("):
             path = path[:-1]  # `object.x.endsWith(...)`: a method call on x, not a field of it
-        if path:
-            paths.add(tuple(path))
+        if not path:
+            return None
+        paths.add(tuple(path))
     return frozenset(paths)
 
 
