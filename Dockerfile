@@ -30,8 +30,11 @@ RUN apt-get update \
     && install --directory --owner 10001 --group 10001 --mode 0700 /var/lib/mcp-gitops
 COPY requirements.lock /tmp/requirements.lock
 COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir --no-compile --require-hashes --no-deps -r /tmp/requirements.lock \
-    && pip install --no-cache-dir --no-compile --no-deps /tmp/wheels/*.whl \
+# pip byte-compiles what it installs: the image runs with PYTHONDONTWRITEBYTECODE (its user cannot write
+# there anyway), so without the .pyc files every command would compile pydantic, psycopg, kubernetes and
+# the project from source each time it starts (1.3-2.2 s of CPU for `validate` on these machines).
+RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock \
+    && pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
     && rm -rf /tmp/wheels /tmp/requirements.lock
 
 # PYTHONMALLOC=malloc: after a large cycle the daemon hands its memory back (malloc_trim); with pymalloc's

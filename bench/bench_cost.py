@@ -43,7 +43,7 @@ from bench_daemon import DaemonProcess, git, make_remote
 from bench_daemon import scratch_database as daemon_database
 from bench_diff import history
 from bench_registry import scratch_database
-from bench_validate import UPSTREAM_CRDS, generated_repo
+from bench_validate import UPSTREAM_CRDS, as_installed, generated_repo
 
 EXE = str(Path(sys.executable).parent / "mcp-gitops")
 DEFAULT_URL = os.environ.get("MCP_GITOPS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -143,6 +143,7 @@ def main() -> None:
     )
     parser.add_argument("--commits", type=int, default=7, help="one-entry commits for the daemon row")
     args = parser.parse_args()
+    as_installed()
     manifests = args.manifests if args.manifests is not None else args.entries // 10
     repo, base, head = history(args.entries, manifests)
     env = {**os.environ, "MCP_GITOPS_CRDS": os.environ.get("MCP_GITOPS_CRDS", str(UPSTREAM_CRDS))}

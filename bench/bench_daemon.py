@@ -49,6 +49,8 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
+from bench.bench_validate import as_installed, generated_repo  # noqa: E402
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CLI = [sys.executable, "-c", "import sys; from reconciler.cli import main; sys.exit(main())", "run"]
 SECRET = b"bench-webhook-secret"
@@ -209,17 +211,6 @@ def latency_run(tmp: Path, admin_url: str, commits: int, mode: str) -> list[floa
     return samples
 
 
-def generated_repo(entries: int, manifests: int) -> Path:
-    out = ROOT / "bench" / "out" / f"repo-{entries}-{manifests}"
-    if not (out / "registry.yaml").exists():
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "generate.py"), str(out), "--entries", str(entries),
-             "--manifests", str(manifests)],
-            check=True,
-        )  # fmt: skip
-    return out
-
-
 def noop_cycles(bare: Path, db_url: str, state: Path, runs: int) -> tuple[float, float, list[float], float]:
     """In-process, on this (main) thread, as the daemon runs them: first full cycle, a full cycle of an
     unchanged revision (a resync), then `runs` no-op cycles. Returns (first s, resync s, no-op s list)."""
@@ -289,6 +280,7 @@ def main() -> None:
         "--database-url", default=os.environ.get("MCP_GITOPS_BENCH_DATABASE_URL") or DEFAULT_URL
     )
     args = parser.parse_args()
+    as_installed()
 
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp_name:
         tmp = Path(tmp_name)

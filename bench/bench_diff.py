@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_validate import generated_repo  # noqa: E402
+from bench.bench_validate import as_installed, generated_repo  # noqa: E402
 
 LIMIT = 1.5
 
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--manifests", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    as_installed()
     repo, base, head = history(args.entries, args.manifests)
     exe = str(Path(sys.executable).parent / "mcp-gitops")
     validate, validate_code, _ = timed(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import pipeline
-from reconciler.diff import compute_diff
+from reconciler.diff.compute import compute_diff
 from reconciler.diff.findings import base_report
 from reconciler.policy.engine import Inputs
 from reconciler.repository import load_repository

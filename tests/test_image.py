@@ -1,6 +1,7 @@
 """The container image as a user runs it, with podman: help, a non-root user, `validate` on a mounted
 repository owned by another uid, the daemon answering /healthz through the image's HEALTHCHECK,
-SIGTERM ending it cleanly, no apt cache left, and exactly the locked dependencies installed.
+SIGTERM ending it cleanly, no apt cache left, exactly the locked dependencies installed, and every
+module a command imports loaded from bytecode compiled at build time.
 
 Opt-in (marker `image`, deselected by default): `scripts/build-image --test` builds the image and runs
 this file with MCP_GITOPS_IMAGE naming it and podman's settings in CONTAINERS_CONF /
@@ -115,6 +116,26 @@ def test_installs_exactly_the_lock(image: str) -> None:
     for name, (requirement, version) in locked.items():
         if requirement.marker is None:
             assert installed.get(name) == version, f"{name}=={version} is locked but not installed"
+
+
+# Every module these import must load from bytecode compiled at build time: the image runs with
+# PYTHONDONTWRITEBYTECODE, so a missing .pyc is compiled again by every command that starts.
+_UNCOMPILED = """
+import os, sys
+from importlib.machinery import SourceFileLoader
+import reconciler.cli, reconciler.pipeline, reconciler.commands.run, reconciler.targets.postgres.target
+import reconciler.targets.cluster.applier
+print("\\n".join(sorted(
+    name for name, module in list(sys.modules.items())
+    if isinstance(getattr(getattr(module, "__spec__", None), "loader", None), SourceFileLoader)
+    and not os.path.exists(module.__spec__.cached or "")
+)))
+"""
+
+
+def test_starts_from_bytecode(image: str) -> None:
+    done = podman("run", "--rm", "--entrypoint", "python", image, "-c", _UNCOMPILED)
+    assert done.stdout.strip() == "", f"imported without a .pyc: {done.stdout.split()}"
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def diff(repo: str, base: str | None, rev: str | None, fmt: str, quiet: bool, ve
     Exit 0 when nothing would change, 1 when something would, 2 on an error (as `argocd app diff`),
     including a revision whose registry state cannot be built (the output says why).
     """
-    from reconciler.diff import compute_diff
+    from reconciler.diff.compute import compute_diff
     from reconciler.diff.render import RENDERERS
     from reconciler.diff.revisions import default_base
     from reconciler.report.locations import checkout_root, root_prefix
