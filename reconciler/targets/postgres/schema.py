@@ -40,6 +40,18 @@ REGISTRY_TABLES = (
     "mcp_server_icon",
 )
 
+#: Rows created and deleted by one apply from which it refreshes the planner's statistics itself.
+BULK_CHANGE = 1000
+# The columns the live-state reads (live.py) filter on. Without statistics, as after a bulk load where
+# autovacuum is off or has not run yet, PostgreSQL takes one owner to hold 0.5 % of the inventory and
+# joins it by an index probe per row: the next apply read the live state of 10,000 entries in 70-90 ms
+# of the server's time, against about 30 ms with them (and in about 10 ms more for the bulk apply).
+STATISTICS_COLUMNS = (
+    "mcp_gitops.owned_entry (owner)",
+    "mcp_gitops.owned_version (owner)",
+    "registry_entry (source_id, entry_type)",
+)
+
 
 class SchemaKind(enum.Enum):
     EMPTY = "empty"
@@ -159,6 +171,15 @@ def foreign_keys_checked_at_end(conn: Any, created_here: bool) -> Iterator[None]
     yield
     if keys:
         conn.execute(";".join(add for _, add in keys))
+
+
+def refresh_statistics(conn: Any, changed_rows: int) -> None:
+    """After a bulk change (inside the caller's transaction: the statistics count its own rows, and go
+    with it if it rolls back), the statistics of STATISTICS_COLUMNS. SKIP_LOCKED: a table another session
+    is vacuuming or analyzing is left to it, not waited for; the server skips with a warning a table
+    the role may not analyze."""
+    if changed_rows >= BULK_CHANGE:
+        conn.execute(f"ANALYZE (SKIP_LOCKED) {', '.join(STATISTICS_COLUMNS)}")
 
 
 def ensure_bookkeeping(conn: Any) -> None:

@@ -499,6 +499,7 @@ def write_desired(
                 hook("schema")
             with schema.foreign_keys_checked_at_end(conn, info.kind is schema.SchemaKind.EMPTY):
                 Writer(conn, diff, popts.revision, hook, live_state.owner_key(owner)).write()
+            schema.refresh_statistics(conn, counts.created + counts.deleted)
             _record_state(conn, desired, popts.revision, info.version, owner)
             _record_run(
                 conn,
