@@ -7,11 +7,13 @@ import copy
 import hashlib
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconciler.targets.postgres import RegistryInput, schema
 from tests.harness.postgres import scratch_database
@@ -235,3 +237,25 @@ def test_statistics_are_not_waited_for_behind_another_session(
         result = apply(pg_url, revision(repository(4), "second"), lock_timeout=5)
         other.rollback()
     assert result.counts.created > 0
+
+
+def test_a_writer_that_may_not_analyze_the_tables_still_applies(
+    pg_url: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The registry server's tables may belong to its own role, and only an owner may analyze a table:
+    # the server skips such a table with a warning, and the apply goes on.
+    monkeypatch.setattr(schema, "BULK_CHANGE", 1)
+    apply(pg_url, revision(repository(2), "by the owner"))
+    role = f"mcpgitops_writer_{uuid.uuid4().hex[:8]}"
+    pg_conn.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        pg_conn.execute(f"GRANT USAGE ON SCHEMA mcp_gitops TO {role}")
+        pg_conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public, mcp_gitops TO {role}")
+        pg_conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public, mcp_gitops TO {role}")
+        writer = make_conninfo(**{**conninfo_to_dict(pg_url), "user": role})
+        result = apply(writer, revision(repository(4), "by a writer"))
+        assert result.counts.created > 0
+        assert pg_conn.execute("SELECT count(*) FROM registry_entry").fetchone()[0] == 4
+    finally:
+        pg_conn.execute(f"DROP OWNED BY {role}")
+        pg_conn.execute(f"DROP ROLE {role}")
