@@ -17,7 +17,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.documents import parse
-from reconciler.loading import _load_yaml_fast, control_character
+from reconciler.loading import _load_yaml_fast, control_character, load_text
 from reconciler.loading.limits import tree_problem
 from reconciler.loading.problems import LoadError
 from reconciler.loading.safe_yaml import load_yaml
@@ -183,6 +183,23 @@ def test_documents_split_where_the_markers_are(text: str) -> None:
     fast = _load_yaml_fast(text, text.encode())
     assert (fast is None) == (text == "a: 1\n--- b: 2\n")
     assert [d.data for d in fast or []] == (safe_data(text) if fast is not None else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a: 1\r---\rb: 2\r", [1, 3]),
+        ("a: 1\rb: 2\r", [1]),
+        ("a: 1\r\n---\r\nb: 2\r\n", [1, 3]),
+        ("a: 1\r\n--- # next\r\nb: 2\r\n...\r\n", [1, 3]),
+    ],
+)
+def test_carriage_returns_end_lines_as_yaml_says(text: str, lines: list[int]) -> None:
+    # Two documents separated by a marker on a line of its own are two documents, whatever ends lines.
+    documents = load_text("x.yaml", text, text.encode())
+    assert [d.data for d in documents] == safe_data(text)
+    assert [d.line for d in documents] == lines
+    assert (_load_yaml_fast(text, text.encode()) is None) == ("\r" in text.replace("\r\n", ""))
 
 
 @pytest.mark.parametrize(

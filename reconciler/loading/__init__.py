@@ -56,6 +56,9 @@ _OTHER_BYTES = bytes(b for b in range(256) if b not in _FAST_PATH_UNSAFE)
 # (fast), then the token around each is checked.
 _NUMBER_CANDIDATES = (re.compile(r"_(?:(?=[-+.0-9_])|(?<=[-+.0-9]_))"), re.compile(r"0[XbB]"))
 _TOKEN_START = frozenset(" \t\n[{,:'\"")
+# A carriage return not followed by a line feed ends a line for YAML, but `_chunks` splits at line feeds
+# only, and `yaml_rs` returns a stream of several documents as one list: such a file takes the safe path.
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def _non_core_number(text: str) -> bool:
@@ -81,8 +84,9 @@ def _non_core_number(text: str) -> bool:
     return False
 
 
-# A YAML document marker line: never content (YAML forbids it inside scalars at column 0).
-_MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t]+(.*))?$", re.MULTILINE)
+# A YAML document marker line: never content (YAML forbids it inside scalars at column 0). A line may
+# end in CR LF (`$` matches before the LF only).
+_MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t]+(.*?))?\r?$", re.MULTILINE)
 
 
 # Where such a string comes from (to point at it; escaped backslashes are not told apart).
@@ -199,7 +203,8 @@ def _chunks(text: str) -> list[tuple[int, str]] | None:
 
 def _load_yaml_fast(text: str, raw: bytes) -> list[LoadedDocument] | None:
     """The documents through `yaml_rs`, or None when the file must take the safe path."""
-    if raw.translate(None, _OTHER_BYTES) or _non_core_number(text):
+    lone_cr = "\r" in text and _LONE_CR.search(text) is not None
+    if lone_cr or raw.translate(None, _OTHER_BYTES) or _non_core_number(text):
         return None
     chunks = _chunks(text)
     if chunks is None:
